@@ -1,0 +1,67 @@
+"""The model card: what was trained, how, on what, and how well, written from the run's figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_model_card(summary: dict, path: Path) -> None:
+    per_class = " | ".join(f"{100 * accuracy:.2f}" for accuracy in summary["per_class_accuracy"])
+    timings = "\n".join(f"| {phase} | {seconds / 60:.1f} min ({seconds:.0f} s) |"
+                        for phase, seconds in summary["timings_s"].items())
+    versions = ", ".join(f"{name} {version}" for name, version in summary["versions"].items())
+    quick_warning = ("\n> **Quick smoke-test run**: a few hundred images, one epoch per phase. "
+                     "Not a model to serve.\n" if summary["quick"] else "")
+    path.write_text(f"""# Model card: MNIST digit ResNet
+{quick_warning}
+**File**: `model_store/{summary['model_file']}` (TorchScript), SHA-256 `{summary['model_sha256']}`.
+Input: `(N, 1, 28, 28)` float pixels in [0, 1], light digit on dark, centred MNIST-style; the module
+normalises with the MNIST mean and standard deviation itself. Output: `(N, 10)` logits.
+
+## Results on the MNIST test set ({summary['test_images']:,} images, never used for selection)
+
+- **Test accuracy: {100 * summary['test_accuracy']:.2f}%** ({summary['test_errors']} errors)
+- Validation accuracy of the selected checkpoint: {100 * summary['validation_accuracy']:.2f}%
+  on {summary['validation_images']:,} images held out from the training set (fixed seed)
+
+| digit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |
+|---|---|---|---|---|---|---|---|---|---|---|
+| accuracy (%) | {per_class} |
+
+![confusion matrix](confusion_matrix.png)
+![misclassified digits](misclassified.png)
+
+## Model
+
+A residual network written for 1-channel 28x28 input (`training/model.py`): 3x3 stem convolution
+with batch norm and dropout, three residual stages with identity or 1x1-projection shortcuts,
+global average pooling, dropout, one linear layer.
+{summary['parameters']:,} parameters; {summary['macs'] / 1e6:.1f} M multiply-accumulates per image.
+
+## Recipe
+
+Command: `{summary['command']}`
+
+- Data: the four MNIST IDX files, checked (magic, shape, counts, SHA-256); 60,000 training
+  images split into {60_000 - summary['validation_images']:,} for training and
+  {summary['validation_images']:,} for validation.
+- fastai `Learner`, Adam, label-smoothing cross-entropy, batch size {summary['batch_size']}.
+- Augmentation on each training batch: rotation up to ±15°, zoom ±10%, lighting, perspective warp
+  (one affine/warp pass, zero padding, no flips).
+- `lr_find` (valley suggestion {summary['lr_max']:.2e}), then {summary['epochs']} epochs of
+  one-cycle at that peak rate, then {summary['finetune_epochs']} epochs of fine-tuning from
+  {summary['finetune_lr']:.2e} with `ReduceLROnPlateau` (validation loss, patience 1, factor 3).
+- The checkpoint with the best validation accuracy over both phases is kept and exported.
+
+![lr_find](lr_find.png)
+![training curves](training_curves.png)
+
+## Wall time on this machine ({summary['machine']})
+
+| phase | time |
+|---|---|
+{timings}
+
+Versions: {versions}. TorchScript round trip differed from the eager model by at most
+{summary['export_max_difference']:.1e}.
+""")
