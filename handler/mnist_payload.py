@@ -1,0 +1,98 @@
+"""One TorchServe request row in, the encoded image bytes (and what else the client asked) out.
+
+TorchServe hands the handler one dict per request: the raw body under ``body`` or ``data``
+(bytes, or already-parsed JSON for ``application/json``, or text for ``text/*``), each multipart
+field under its own name, and each query parameter under its name. The image itself may be raw
+bytes, base64, or a ``data:image/...;base64,`` URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+
+from mnist_errors import BadInput
+from mnist_preprocess import MAX_IMAGE_BYTES
+
+IMAGE_FIELDS = ("image", "data", "file", "body")
+JSON_IMAGE_KEYS = ("image", "data")
+MAX_BASE64_CHARS = (MAX_IMAGE_BYTES * 4) // 3 + 4
+DATA_URL = re.compile(rb"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
+BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s_-]+$")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    image: bytes
+    want_preview: bool
+
+
+def as_bytes(value) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="surrogateescape")
+    raise BadInput(f"expected an image, base64 text or a data URL, got JSON {type(value).__name__}")
+
+
+def decode_text_image(value: bytes) -> bytes:
+    """Raw image bytes stay as they are; a data URL or base64 text is decoded."""
+    if value.startswith(IMAGE_SIGNATURES):
+        return value
+    stripped = value.strip()
+    match = DATA_URL.match(stripped)
+    if match:
+        stripped = stripped[match.end():]
+    elif not BASE64_TEXT.match(stripped[:4096]):
+        return value  # not text: let the image decoder say what it is
+    stripped = re.sub(rb"\s+", b"", stripped)
+    if len(stripped) > MAX_BASE64_CHARS:
+        raise BadInput(f"the base64 image is {len(stripped):,} characters; the limit is {MAX_BASE64_CHARS:,}",
+                       status=413)
+    padded = stripped + b"=" * (-len(stripped) % 4)
+    try:
+        if b"-" in padded or b"_" in padded:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded)
+    except (binascii.Error, ValueError):
+        raise BadInput("the image text is neither valid base64 nor a data URL") from None
+
+
+def image_from_json(document) -> tuple[bytes, bool]:
+    if not isinstance(document, dict):
+        raise BadInput('JSON body must be an object such as {"image": "data:image/png;base64,..."}')
+    for key in JSON_IMAGE_KEYS:
+        if key in document:
+            if not isinstance(document[key], str):
+                raise BadInput(f'JSON field "{key}" must be a base64 string or a data URL')
+            return decode_text_image(as_bytes(document[key])), document.get("preview") is True
+    raise BadInput('JSON body needs an "image" (or "data") field holding base64 or a data URL')
+
+
+def parse_request(row: dict) -> ImageRequest:
+    """The image and options of one request row; raises ``BadInput`` with a client-facing reason."""
+    field = next((name for name in IMAGE_FIELDS if name in row), None)
+    if field is None:
+        raise BadInput(f"no image in the request (send it as the body or a multipart field named "
+                       f"{', '.join(IMAGE_FIELDS[:3])})")
+    value = row[field]
+    want_preview = as_bytes(row.get("preview", b"")).decode("utf-8", "replace").strip().lower() in TRUE_WORDS
+    if isinstance(value, (dict, list)):
+        image, json_preview = image_from_json(value)
+        return ImageRequest(image, want_preview or json_preview)
+    raw = as_bytes(value)
+    if raw.lstrip()[:1] == b"{":
+        try:
+            document = json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise BadInput("the body starts like JSON but is not valid UTF-8 JSON") from None
+        image, json_preview = image_from_json(document)
+        return ImageRequest(image, want_preview or json_preview)
+    if not raw:
+        raise BadInput("the request body is empty: send a PNG or JPEG image")
+    return ImageRequest(decode_text_image(raw), want_preview)

@@ -1,0 +1,144 @@
+"""Image bytes in, an MNIST-style 1x28x28 tensor out. Pure functions: no TorchServe here.
+
+MNIST's own recipe, applied to whatever a client sends (a browser canvas is an RGBA PNG with a
+transparent background, any size, the digit anywhere in it):
+
+1. decode safely: size limits checked from the header before any pixel is decoded;
+2. composite transparency and fix polarity so that the ink is light on a dark background;
+3. crop to the ink, scale the longer side to 20 pixels with anti-aliasing, keeping the aspect ratio;
+4. place it in a 28x28 field so that its centre of mass is at the centre.
+
+Pixels stay in [0, 1]: the exported model normalises with the MNIST statistics itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from mnist_errors import BadInput
+
+MNIST_SIDE = 28
+DIGIT_BOX = 20
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_PIXELS = 4096 * 4096
+ACCEPTED_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"}
+# Ink below this fraction of full contrast is treated as background noise (JPEG artefacts, paper grain).
+INK_THRESHOLD = 0.1
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Open and fully decode ``data``, refusing what is too big before decoding any pixel."""
+    if not data:
+        raise BadInput("the image is empty (0 bytes)")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise BadInput(f"the image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}", status=413)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise BadInput("not an image Pillow can read (expected PNG, JPEG, GIF, WebP, BMP or TIFF)") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise BadInput("the image's header declares too many pixels", status=413) from None
+        except (OSError, ValueError, SyntaxError) as error:
+            raise BadInput(f"the image header is corrupt ({error})") from None
+        if image.format not in ACCEPTED_FORMATS:
+            raise BadInput(f"{image.format} images are not accepted (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise BadInput(f"the image is {width}x{height} pixels: nothing to read")
+        if width * height > MAX_PIXELS:
+            raise BadInput(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels", status=413)
+        try:
+            image.seek(0)  # the first frame of an animated GIF or WebP
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise BadInput("the image decodes to too many pixels", status=413) from None
+        except (OSError, ValueError, SyntaxError, EOFError) as error:
+            raise BadInput(f"the image is corrupt or truncated ({error})") from None
+    return image
+
+
+def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Luminance in [0, 1] and, where the image has transparency, alpha in [0, 1]."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # 16-bit grayscale: Pillow's convert("L") would clip everything above 255 to white.
+        return np.asarray(image, dtype=np.float32) / 65535.0, None
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return gray, rgba[..., 3]
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None
+
+
+def ink_map(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """How much ink each pixel holds, in [0, 1], whatever the polarity and transparency."""
+    if alpha is not None and alpha.min() < 1.0:
+        drawn = alpha > 0
+        if not drawn.any():
+            raise BadInput("no digit found: the image is fully transparent")
+        # Transparent means background: put it behind the strokes in the colour that contrasts
+        # with them, so dark strokes on transparent do not become black on black.
+        stroke_luma = float((gray * alpha).sum() / alpha.sum())
+        background = 1.0 if stroke_luma < 0.5 else 0.0
+        gray = gray * alpha + background * (1.0 - alpha)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background_level = float(np.median(border))
+    if background_level > 0.5:
+        gray, background_level = 1.0 - gray, 1.0 - background_level
+    contrast = 1.0 - background_level
+    if contrast <= 0:
+        raise BadInput("no digit found: the image is uniformly bright")
+    return np.clip((gray - background_level) / contrast, 0.0, 1.0)
+
+
+def center_in_field(digit: np.ndarray) -> np.ndarray:
+    """Paste ``digit`` (at most 20x20) into 28x28 with its centre of mass at the field's centre."""
+    rows, cols = np.indices(digit.shape)
+    mass = digit.sum()
+    shift_row = int(round(MNIST_SIDE / 2 - (rows * digit).sum() / mass))
+    shift_col = int(round(MNIST_SIDE / 2 - (cols * digit).sum() / mass))
+    # Keep the whole digit inside the field even when its mass is far off its box's centre.
+    shift_row = min(max(shift_row, 0), MNIST_SIDE - digit.shape[0])
+    shift_col = min(max(shift_col, 0), MNIST_SIDE - digit.shape[1])
+    field = np.zeros((MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+    field[shift_row:shift_row + digit.shape[0], shift_col:shift_col + digit.shape[1]] = digit
+    return field
+
+
+def mnist_style(ink: np.ndarray) -> np.ndarray:
+    """Crop to the ink, fit the longer side to 20 pixels, centre by mass in 28x28."""
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    if rows.size == 0:
+        raise BadInput("no digit found: the image has no ink")
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(size, Image.Resampling.LANCZOS)
+    digit = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+    if digit.sum() <= 0:
+        raise BadInput("no digit found: the ink vanishes at 28x28")
+    return center_in_field(digit)
+
+
+def image_to_tensor(data: bytes) -> torch.Tensor:
+    """Encoded image bytes to a (1, 28, 28) float tensor in [0, 1], light digit on dark."""
+    image = decode_image(data)
+    return torch.from_numpy(mnist_style(ink_map(*gray_and_alpha(image)))).unsqueeze(0)
+
+
+def preview_png(pixels: torch.Tensor) -> str:
+    """The 28x28 image the model sees, as a ``data:image/png;base64,...`` URL."""
+    array = (pixels.squeeze(0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode="L").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

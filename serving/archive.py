@@ -1,0 +1,42 @@
+"""Build model_store/mnist.mar from the TorchScript model and the handler's modules.
+
+    python -m serving.archive [--export-path DIR]
+
+The archive is built from the current sources every time TorchServe is started by this project,
+so a stale archive cannot be served by mistake; it is not committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from serving.settings import ARCHIVE, HANDLER, HANDLER_MODULES, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL
+
+
+def build_archive(export_path: Path = ARCHIVE.parent) -> Path:
+    export_path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("torch-model-archiver")),
+         "--model-name", MODEL_NAME,
+         "--version", MODEL_VERSION,
+         "--serialized-file", str(SERIALIZED_MODEL),
+         "--handler", str(HANDLER),
+         "--extra-files", ",".join(str(p) for p in HANDLER_MODULES),
+         "--export-path", str(export_path),
+         "--force"],
+        check=True,
+    )
+    return export_path / f"{MODEL_NAME}.mar"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--export-path", type=Path, default=ARCHIVE.parent, help="folder for mnist.mar")
+    print(build_archive(parser.parse_args().export_path))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Names and paths that the archive, the TorchServe scripts, the web app and the tests share."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_NAME = "mnist"
+MODEL_VERSION = "1.0"
+MODEL_STORE = REPO_ROOT / "model_store"
+SERIALIZED_MODEL = MODEL_STORE / "mnist_resnet.pt"
+ARCHIVE = MODEL_STORE / f"{MODEL_NAME}.mar"
+HANDLER_DIR = REPO_ROOT / "handler"
+HANDLER = HANDLER_DIR / "mnist_handler.py"
+HANDLER_MODULES = sorted(p for p in HANDLER_DIR.glob("mnist_*.py") if p != HANDLER)
+TORCHSERVE_CONFIG = REPO_ROOT / "config.properties"
+TORCHSERVE_LOG_CONFIG = REPO_ROOT / "serving" / "log4j2.xml"
+TORCHSERVE_RUN_DIR = REPO_ROOT / "runs" / "torchserve"
