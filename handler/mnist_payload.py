@@ -1,8 +1,9 @@
 """One TorchServe request row in, the encoded image bytes (and what else the client asked) out.
 
 TorchServe hands the handler one dict per request: the raw body under ``body`` or ``data``
-(bytes, or already-parsed JSON for ``application/json``, or text for ``text/*``), each multipart
-field under its own name, and each query parameter under its name. The image itself may be raw
+(bytes, or already-parsed JSON for ``application/json``, or text for ``text/*``) and each multipart
+field under its own name; query parameters do not reach the handler. The 28x28 preview is asked
+for with a multipart field ``preview=true`` or ``"preview": true`` in JSON. The image itself may be raw
 bytes, base64, or a ``data:image/...;base64,`` URL.
 """
 

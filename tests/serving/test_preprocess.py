@@ -1,0 +1,186 @@
+"""Unit tests of handler/mnist_preprocess.py with real images made here with Pillow."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from mnist_errors import BadInput
+from mnist_preprocess import MAX_IMAGE_BYTES, image_to_tensor, preview_png
+from PIL import Image, ImageDraw
+
+from serving.canvas_png import canvas_png
+from tests.mnist_samples import one_of_each_digit
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def draw_seven(mode: str, background, ink, size: int = 280, offset=(0, 0), scale: float = 1.0,
+               width: int = 18) -> Image.Image:
+    """A hand-drawn-looking 7 with round joins, like the web page's pen."""
+    image = Image.new(mode, (size, size), background)
+    draw = ImageDraw.Draw(image)
+    dx, dy = offset
+    points = [(60, 60), (200, 60), (120, 230)]
+    points = [(dx + x * scale, dy + y * scale) for x, y in points]
+    draw.line(points, fill=ink, width=width, joint="curve")
+    return image
+
+
+def centre_of_mass(pixels: torch.Tensor) -> tuple[float, float]:
+    image = pixels.squeeze(0).numpy()
+    rows, cols = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
+
+
+def ink_box(pixels: torch.Tensor) -> tuple[int, int]:
+    ink = pixels.squeeze(0).numpy() > 0.1
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def assert_mnist_style(pixels: torch.Tensor) -> None:
+    assert pixels.shape == (1, 28, 28) and pixels.dtype == torch.float32
+    assert 0.0 <= pixels.min() and pixels.max() <= 1.0 and pixels.max() > 0.5
+    row, col = centre_of_mass(pixels)
+    assert abs(row - 14) <= 1.0 and abs(col - 14) <= 1.0
+    assert max(ink_box(pixels)) in (19, 20, 21)
+    # Background is dark, like MNIST: the corners hold no ink.
+    assert pixels[0, :3, :3].max() == 0 and pixels[0, -3:, -3:].max() == 0
+
+
+REFERENCE = image_to_tensor(encode(draw_seven("L", 0, 255)))
+
+
+@pytest.mark.parametrize("name, image", [
+    ("dark ink on transparent RGBA", draw_seven("RGBA", (0, 0, 0, 0), (0, 0, 0, 255))),
+    ("light ink on transparent RGBA", draw_seven("RGBA", (255, 255, 255, 0), (255, 255, 255, 255))),
+    ("coloured ink on transparent RGBA", draw_seven("RGBA", (0, 0, 0, 0), (30, 60, 200, 255))),
+    ("black on white RGB", draw_seven("RGB", (255, 255, 255), (0, 0, 0))),
+    ("white on black L", draw_seven("L", 0, 255)),
+    ("dark ink on transparent LA", draw_seven("LA", (0, 0), (0, 255))),
+    ("1-bit", draw_seven("1", 1, 0)),
+])
+def test_every_polarity_and_transparency_gives_the_same_digit(name, image):
+    pixels = image_to_tensor(encode(image))
+    assert_mnist_style(pixels)
+    assert (pixels - REFERENCE).abs().mean() < 0.02, name
+
+
+def test_palette_png_with_transparency():
+    # Background and ink are both black in the palette; only transparency tells them apart.
+    image = draw_seven("P", 0, 1)
+    image.putpalette([0, 0, 0, 0, 0, 0])
+    data = encode(image, transparency=0)
+    assert Image.open(io.BytesIO(data)).info.get("transparency") == 0
+    assert (image_to_tensor(data) - REFERENCE).abs().mean() < 0.02
+
+
+def test_sixteen_bit_grayscale_is_not_clipped_to_white():
+    array = (np.asarray(draw_seven("L", 0, 255), dtype=np.uint16) * 257)
+    image = Image.fromarray(array.astype(np.uint16))
+    assert image.mode.startswith("I;16")
+    assert (image_to_tensor(encode(image)) - REFERENCE).abs().mean() < 0.02
+
+
+@pytest.mark.parametrize("fmt, options", [("JPEG", {"quality": 85}), ("GIF", {}), ("WEBP", {"quality": 90}),
+                                          ("BMP", {})])
+def test_other_formats(fmt, options):
+    image = draw_seven("RGB", (255, 255, 255), (0, 0, 0))
+    pixels = image_to_tensor(encode(image, fmt, **options))
+    assert_mnist_style(pixels)
+    assert (pixels - REFERENCE).abs().mean() < 0.04
+
+
+def test_first_frame_of_an_animated_gif():
+    frames = [draw_seven("L", 0, 255), Image.new("L", (280, 280), 0)]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    assert (image_to_tensor(data) - REFERENCE).abs().mean() < 0.02
+
+
+@pytest.mark.parametrize("offset, scale, width", [
+    ((-50, -50), 0.6, 10), ((90, 30), 0.6, 14), ((0, 0), 1.0, 30), ((100, 100), 0.3, 6), ((-40, 20), 0.8, 22),
+])
+def test_canvas_drawings_at_any_position_size_and_stroke_width_end_up_centred(offset, scale, width):
+    image = draw_seven("RGBA", (0, 0, 0, 0), (0, 0, 0, 255), offset=offset, scale=scale, width=width)
+    assert_mnist_style(image_to_tensor(encode(image)))
+
+
+def test_any_canvas_size():
+    for size in (100, 500, 1000):
+        image = draw_seven("RGBA", (0, 0, 0, 0), (0, 0, 0, 255), size=size, scale=size / 280,
+                           width=max(2, size // 15))
+        assert_mnist_style(image_to_tensor(encode(image)))
+
+
+def test_real_mnist_digits_drawn_on_a_canvas_come_back_close_to_the_originals():
+    for digit, original in one_of_each_digit():
+        pixels = image_to_tensor(canvas_png(original, box=150, top=100, left=20)).squeeze(0).numpy()
+        correlation = np.corrcoef(pixels.ravel(), original.ravel() / 255.0)[0, 1]
+        assert correlation > 0.8, f"digit {digit}: correlation {correlation:.2f}"
+
+
+@pytest.mark.parametrize("image", [
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)),
+    Image.new("RGB", (280, 280), (255, 255, 255)),
+    Image.new("L", (280, 280), 0),
+    Image.new("L", (1, 1), 255),
+], ids=["transparent canvas", "white page", "black page", "one white pixel"])
+def test_no_ink_is_an_error_not_a_guess(image):
+    with pytest.raises(BadInput, match="no digit found") as error:
+        image_to_tensor(encode(image))
+    assert error.value.status == 400
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` and whose pixel data is a few bytes."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data, status, message", [
+    (b"", 400, "empty"),
+    (b"hello, this is not an image", 400, "not an image"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'><circle r='5'/></svg>", 400, "not an image"),
+    (encode(draw_seven("L", 0, 255))[:300], 400, "corrupt or truncated"),
+    (png_header_only(5000, 5000), 413, "limit is"),
+    (png_header_only(100_000, 100_000), 413, "too many pixels"),
+    (b"\x89PNG" + b"\0" * (MAX_IMAGE_BYTES + 1), 413, "bytes"),
+], ids=["empty", "text", "svg", "truncated", "too many pixels", "decompression bomb", "too many bytes"])
+def test_bad_images_are_refused_with_a_specific_message(data, status, message):
+    with pytest.raises(BadInput, match=message) as error:
+        image_to_tensor(data)
+    assert error.value.status == status
+
+
+def test_bomb_warning_never_passes_silently(recwarn):
+    # Between Pillow's warning threshold (89 M pixels) and our own limit nothing may slip through.
+    with pytest.raises(BadInput):
+        image_to_tensor(png_header_only(10_000, 10_000))
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_extreme_aspect_ratio_does_not_crash():
+    image = Image.new("L", (100_000, 1), 0)
+    image.paste(255, (10, 0, 90_000, 1))
+    assert image_to_tensor(encode(image)).shape == (1, 28, 28)
+
+
+def test_preview_is_the_28x28_png_the_model_sees():
+    url = preview_png(REFERENCE)
+    assert url.startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert image.size == (28, 28) and image.mode == "L"
+    assert np.abs(np.asarray(image) / 255.0 - REFERENCE.squeeze(0).numpy()).max() <= 1 / 255

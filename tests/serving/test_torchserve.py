@@ -1,0 +1,142 @@
+"""Requests to a real TorchServe started from config.properties with the shipped model."""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+import torch
+
+from serving.canvas_png import canvas_png
+from serving.settings import MODEL_NAME, SERIALIZED_MODEL
+from serving.torchserve import worker_states
+from tests.mnist_samples import one_of_each_digit, test_digits
+from tests.serving.test_preprocess import png_header_only
+
+pytestmark = pytest.mark.torchserve
+
+
+def predict_url(torchserve) -> str:
+    return f"{torchserve.address('inference')}/predictions/{MODEL_NAME}"
+
+
+def worker_pids(torchserve) -> list[int]:
+    description = requests.get(f"{torchserve.address('management')}/models/{MODEL_NAME}", timeout=5).json()
+    return sorted(worker["pid"] for worker in description[0]["workers"])
+
+
+SEVEN = canvas_png(one_of_each_digit()[7][1], box=160, top=90, left=30)
+
+
+def test_workers_are_ready(torchserve):
+    states = worker_states(torchserve)
+    assert states and all(state == "READY" for state in states)
+
+
+def test_every_way_of_sending_the_png_gives_the_same_answer(torchserve):
+    url = predict_url(torchserve)
+    encoded = base64.b64encode(SEVEN).decode()
+    responses = [
+        requests.post(url, data=SEVEN, headers={"Content-Type": "image/png"}, timeout=10),
+        requests.post(url, files={"data": ("seven.png", SEVEN, "image/png")}, timeout=10),
+        requests.post(url, data=encoded, headers={"Content-Type": "text/plain"}, timeout=10),
+        requests.post(url, json={"image": "data:image/png;base64," + encoded}, timeout=10),
+        requests.post(url, json={"data": encoded}, timeout=10),
+    ]
+    answers = [response.json() for response in responses]
+    assert [response.status_code for response in responses] == [200] * 5
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["digit"] == 7
+    assert set(answers[0]) == {"digit", "confidence", "probabilities", "top3"}
+
+
+def test_preview_on_request(torchserve):
+    url = predict_url(torchserve)
+    as_form = requests.post(url, files={"data": SEVEN}, data={"preview": "true"}, timeout=10).json()
+    as_json = requests.post(url, json={"image": base64.b64encode(SEVEN).decode(), "preview": True}, timeout=10).json()
+    assert as_form["preview"].startswith("data:image/png;base64,")
+    assert as_form == as_json
+
+
+@pytest.mark.parametrize("digit, image", one_of_each_digit(), ids=[str(d) for d in range(10)])
+def test_all_ten_digits_drawn_on_a_canvas(torchserve, digit, image):
+    png = canvas_png(image, box=120 + 10 * digit, top=10 + 8 * digit, left=100 - 9 * digit)
+    answer = requests.post(predict_url(torchserve), data=png, timeout=10).json()
+    assert answer["digit"] == digit, answer
+
+
+BAD_INPUTS = {
+    "not an image": (b"this is text, not a PNG", 400),
+    "empty": (b"", 400),
+    "truncated PNG": (SEVEN[: len(SEVEN) // 3], 400),
+    "huge dimensions": (png_header_only(20_000, 20_000), 413),
+    "decompression bomb": (png_header_only(100_000, 100_000), 413),
+    "empty canvas": (canvas_png(np.zeros((28, 28), np.uint8)), 400),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gets_a_json_4xx_and_the_workers_survive(torchserve, name):
+    data, status = BAD_INPUTS[name]
+    pids = worker_pids(torchserve)
+    response = requests.post(predict_url(torchserve), data=data, headers={"Content-Type": "image/png"},
+                             timeout=10)
+    assert response.status_code == status, response.text
+    assert "error" in response.json() or "message" in response.json()
+    assert worker_pids(torchserve) == pids
+
+
+def test_a_request_over_max_request_size_is_refused_by_the_frontend(torchserve):
+    pids = worker_pids(torchserve)
+    response = requests.post(predict_url(torchserve), data=b"\0" * (4 * 1024 * 1024), timeout=10)
+    assert response.status_code == 413
+    assert worker_pids(torchserve) == pids
+
+
+def test_a_concurrent_mix_of_good_and_bad_requests(torchserve):
+    """Enough at once to form batches: each good request gets its digit, each bad one its own 4xx."""
+    pids = worker_pids(torchserve)
+    digits = one_of_each_digit()
+    jobs = []
+    for index in range(40):
+        digit, image = digits[index % 10]
+        jobs.append((digit, canvas_png(image)) if index % 3 else (None, b"garbage" * index))
+
+    def send(job):
+        return job[0], requests.post(predict_url(torchserve), data=job[1], timeout=30)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(send, jobs))
+    for expected, response in results:
+        if expected is None:
+            assert response.status_code == 400 and "error" in response.json()
+        else:
+            assert response.status_code == 200 and response.json()["digit"] == expected
+    assert worker_pids(torchserve) == pids
+
+
+def test_accuracy_through_the_whole_serving_path(torchserve):
+    """1,000 MNIST test digits as canvas PNGs score within 0.5 points of the model in-process."""
+    images, labels = test_digits()
+    rng = np.random.default_rng(0)
+    count = 1000
+    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    with torch.inference_mode():
+        in_process = model(torch.from_numpy(images[:count]).unsqueeze(1).float() / 255).argmax(1).numpy()
+    in_process_accuracy = float((in_process == labels[:count]).mean())
+
+    def send(index):
+        box = int(rng.integers(120, 240))
+        top, left = (int(v) for v in rng.integers(0, 280 - box, size=2))
+        png = canvas_png(images[index], box=box, top=top, left=left)
+        return json.loads(requests.post(predict_url(torchserve), data=png, timeout=30).text)["digit"]
+
+    with ThreadPoolExecutor(8) as pool:
+        served = np.array(list(pool.map(send, range(count))))
+    served_accuracy = float((served == labels[:count]).mean())
+    print(f"in-process {in_process_accuracy:.2%}, through TorchServe as canvas PNGs {served_accuracy:.2%}")
+    assert served_accuracy >= in_process_accuracy - 0.005

@@ -1,0 +1,27 @@
+"""A quick end-to-end run of training/train.py: trains, evaluates, exports a loadable TorchScript file."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from training.export import reference_path
+from training.train import main
+
+
+def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path):
+    model_path = tmp_path / "model_store" / "mnist_resnet.pt"
+    summary = main(["--quick", "--run-dir", str(tmp_path / "run"), "--report-dir", str(tmp_path / "report"),
+                    "--model-path", str(model_path)])
+    scripted = torch.jit.load(str(model_path))
+    reference = torch.load(reference_path(model_path))
+    assert torch.allclose(scripted(reference["pixels"]), reference["logits"], atol=1e-6)
+    assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    for name in ("lr_find.png", "training_curves.png", "confusion_matrix.png", "misclassified.png",
+                 "MODEL_CARD.md", "metrics.json"):
+        assert (tmp_path / "report" / name).stat().st_size > 0, name
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["model_sha256"] == summary["model_sha256"]
+    assert "Quick smoke-test run" in (tmp_path / "report" / "MODEL_CARD.md").read_text()
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len([line for line in history if line[:1].isdigit()]) == 2  # one epoch in each phase
