@@ -42,7 +42,10 @@ def as_bytes(value) -> bytes:
 
 
 def decode_text_image(value: bytes) -> bytes:
-    """Raw image bytes stay as they are; a data URL or base64 text is decoded."""
+    """Raw image bytes stay as they are; a data URL or base64 text is decoded.
+
+    Text that is neither is passed on unchanged, for the image decoder to say what it is not.
+    """
     if value.startswith(IMAGE_SIGNATURES):
         return value
     stripped = value.strip()
@@ -50,7 +53,7 @@ def decode_text_image(value: bytes) -> bytes:
     if match:
         stripped = stripped[match.end():]
     elif not BASE64_TEXT.match(stripped[:4096]):
-        return value  # not text: let the image decoder say what it is
+        return value
     stripped = re.sub(rb"\s+", b"", stripped)
     if len(stripped) > MAX_BASE64_CHARS:
         raise BadInput(f"the base64 image is {len(stripped):,} characters; the limit is {MAX_BASE64_CHARS:,}",
@@ -61,7 +64,9 @@ def decode_text_image(value: bytes) -> bytes:
             return base64.urlsafe_b64decode(padded)
         return base64.b64decode(padded)
     except (binascii.Error, ValueError):
-        raise BadInput("the image text is neither valid base64 nor a data URL") from None
+        if match:
+            raise BadInput("the data URL does not hold valid base64") from None
+        return value
 
 
 def image_from_json(document) -> tuple[bytes, bool]:

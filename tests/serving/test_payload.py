@@ -57,7 +57,7 @@ def test_preview_can_be_asked_for(row):
     ({"body": [DATA_URL]}, "must be an object"),
     ({"body": b'{"image": "unterminated'}, "not valid UTF-8 JSON"),
     ({"body": b'{"image": "\xff\xfe"}'}, "not valid UTF-8 JSON"),
-    ({"body": "data:image/png;base64,@@@not base64@@@"}, "neither valid base64"),
+    ({"body": "data:image/png;base64,@@@not base64@@@"}, "does not hold valid base64"),
 ], ids=["no fields", "unknown field", "empty body", "JSON without image", "JSON number", "JSON null",
         "JSON list", "broken JSON", "non-UTF-8 JSON", "bad data URL"])
 def test_malformed_requests_are_refused_with_reasons(row, message):

@@ -1,0 +1,139 @@
+"""The Flask front (web/app.py) against a real TorchServe, and against broken upstreams."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import io
+import threading
+import time
+
+import pytest
+
+from serving.canvas_png import canvas_png
+from tests.conftest import free_ports
+from tests.mnist_samples import one_of_each_digit
+from web.app import SECURITY_HEADERS, create_app
+
+pytestmark = pytest.mark.torchserve
+
+THREE = canvas_png(one_of_each_digit()[3][1], box=150, top=30, left=110)
+
+
+@pytest.fixture(scope="module")
+def client(torchserve):
+    app = create_app({"TORCHSERVE_INFERENCE_URL": torchserve.address("inference"),
+                      "TORCHSERVE_MANAGEMENT_URL": torchserve.address("management")})
+    return app.test_client()
+
+
+def upstream_client(handler_class, timeout_s: float = 1.0):
+    """A web app whose 'TorchServe' is a small local HTTP server behaving as ``handler_class`` says."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    app = create_app({"TORCHSERVE_INFERENCE_URL": url, "TORCHSERVE_MANAGEMENT_URL": url,
+                      "REQUEST_TIMEOUT_S": timeout_s})
+    return server, app.test_client()
+
+
+@pytest.mark.parametrize("form", ["multipart", "raw png", "json data url", "json base64"])
+def test_each_input_form_is_forwarded_and_answered(client, form):
+    encoded = base64.b64encode(THREE).decode()
+    if form == "multipart":
+        response = client.post("/predict", data={"image": (io.BytesIO(THREE), "d.png")})
+    elif form == "raw png":
+        response = client.post("/predict", data=THREE, content_type="image/png")
+    elif form == "json data url":
+        response = client.post("/predict", json={"image": "data:image/png;base64," + encoded})
+    else:
+        response = client.post("/predict", json={"image": encoded})
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert answer["digit"] == 3 and answer["preview"].startswith("data:image/png;base64,")
+    assert len(answer["probabilities"]) == 10
+
+
+@pytest.mark.parametrize("kwargs, reason", [
+    ({"data": b"definitely not a png", "content_type": "image/png"}, "not an image"),
+    ({"data": canvas_png(one_of_each_digit()[0][1] * 0), "content_type": "image/png"}, "no digit found"),
+    ({"data": b"", "content_type": "image/png"}, "draw a digit first"),
+    ({"json": {"picture": "x"}}, '{"image"'),
+    ({"json": {"image": "data:image/png;base64,@@@"}}, "not valid base64"),
+    ({"data": {"note": "no file here"}}, "has no file"),
+])
+def test_bad_drawings_get_400_with_the_reason(client, kwargs, reason):
+    response = client.post("/predict", **kwargs)
+    assert response.status_code == 400
+    assert reason in response.get_json()["error"]
+
+
+def test_upload_over_the_limit_is_413(client):
+    response = client.post("/predict", data=b"\0" * (client.application.config["MAX_UPLOAD_BYTES"] + 1),
+                           content_type="image/png")
+    assert response.status_code == 413 and "over" in response.get_json()["error"]
+
+
+def test_page_and_security_headers(client):
+    response = client.get("/")
+    assert response.status_code == 200 and b"<canvas" in response.data
+    for header, value in SECURITY_HEADERS.items():
+        assert response.headers[header] == value
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert b"http://" not in response.data and b"https://" not in response.data  # no CDN assets
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+
+
+def test_healthz_reports_ready_workers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["ready_workers"] >= 1
+
+
+def test_torchserve_down_gives_503_quickly():
+    port = free_ports(1)[0]
+    app = create_app({"TORCHSERVE_INFERENCE_URL": f"http://127.0.0.1:{port}",
+                      "TORCHSERVE_MANAGEMENT_URL": f"http://127.0.0.1:{port}"})
+    client = app.test_client()
+    response = client.post("/predict", data=THREE, content_type="image/png")
+    assert response.status_code == 503 and response.get_json()["error"] == "the model server is not reachable"
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+
+
+class SlowUpstream(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        time.sleep(3)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class FailingUpstream(SlowUpstream):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"code": 500, "message": "worker died"}')
+
+    do_GET = do_POST
+
+
+def test_slow_upstream_gives_504_within_the_timeout():
+    server, client = upstream_client(SlowUpstream, timeout_s=0.5)
+    started = time.monotonic()
+    response = client.post("/predict", data=THREE, content_type="image/png")
+    assert response.status_code == 504 and "did not answer within 0.5 s" in response.get_json()["error"]
+    assert time.monotonic() - started < 2.5
+    server.shutdown()
+
+
+def test_upstream_5xx_gives_503_without_details():
+    server, client = upstream_client(FailingUpstream)
+    response = client.post("/predict", data=THREE, content_type="image/png")
+    assert response.status_code == 503 and "HTTP 500" in response.get_json()["error"]
+    assert client.get("/healthz").status_code == 503
+    server.shutdown()

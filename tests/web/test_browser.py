@@ -1,0 +1,104 @@
+"""End to end in a real browser: Debian's headless Chromium, driven by Playwright, on the real app
+served by waitress and backed by the real TorchServe."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from waitress import create_server
+
+from serving.settings import REPO_ROOT
+from web.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.torchserve]
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Without these, Chromium tries to reach Google's services at start and on this closed network
+# its connections are refused many at a time.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def app_url(torchserve):
+    app = create_app({"TORCHSERVE_INFERENCE_URL": torchserve.address("inference"),
+                      "TORCHSERVE_MANAGEMENT_URL": torchserve.address("management")})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}/"
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not CHROMIUM.exists():
+        # In CI a missing browser is a failure, not a skip: .ci/run installs it.
+        pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 900, "height": 640})
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def stroke(page, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse through ``points``, given in canvas pixels (0-280)."""
+    box = page.locator("#canvas").bounding_box()
+    scale = box["width"] / 280
+
+    def to_screen(x, y):
+        return box["x"] + x * scale, box["y"] + y * scale
+
+    page.mouse.move(*to_screen(*points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*to_screen(*point), steps=8)
+    page.mouse.up()
+
+
+STROKES = {
+    1: [[(150, 40), (140, 240)]],
+    7: [[(70, 60), (210, 60), (130, 245)]],
+    0: [[(140 + 60 * math.sin(t / 20 * 2 * math.pi), 140 - 95 * math.cos(t / 20 * 2 * math.pi))
+         for t in range(21)]],
+}
+
+
+@pytest.mark.parametrize("digit", STROKES)
+def test_drawn_digits_are_recognised_and_clear_resets(page, digit):
+    expect(page.locator("#status")).to_have_text("Draw a digit")
+    for points in STROKES[digit]:
+        stroke(page, points)
+    expect(page.locator("#digit")).to_have_text(str(digit), timeout=10_000)
+    expect(page.locator("#status")).to_have_text(f"It looks like a {digit}")
+    expect(page.locator("#preview")).to_be_visible()
+    widths = page.locator("#bars .fill").evaluate_all("fills => fills.map(f => parseFloat(f.style.width))")
+    assert len(widths) == 10 and widths[digit] == max(widths) and widths[digit] > 50
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-digit-{digit}.png"))
+
+    page.click("#clear")
+    expect(page.locator("#status")).to_have_text("Draw a digit")
+    expect(page.locator("#digit")).to_have_text("?")
+    expect(page.locator("#preview")).to_be_hidden()
+
+
+def test_predict_on_an_empty_canvas_asks_for_a_drawing(page):
+    page.click("#predict")
+    expect(page.locator("#status")).to_have_text("Draw a digit")
+
+
+def test_keyboard_shortcuts(page):
+    stroke(page, STROKES[1][0])
+    expect(page.locator("#digit")).to_have_text("1", timeout=10_000)
+    page.keyboard.press("Escape")
+    expect(page.locator("#digit")).to_have_text("?")
+

@@ -1,0 +1,37 @@
+"""The web front's configuration: defaults, then environment variables, read once at app creation.
+
+TorchServe's addresses default to those in config.properties, so each port is written once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from serving.settings import MODEL_NAME, TORCHSERVE_CONFIG
+from serving.torchserve import read_properties
+
+_torchserve = read_properties(TORCHSERVE_CONFIG)
+
+DEFAULTS = {
+    "TORCHSERVE_INFERENCE_URL": _torchserve["inference_address"],
+    "TORCHSERVE_MANAGEMENT_URL": _torchserve["management_address"],
+    "MODEL_NAME": MODEL_NAME,
+    # A prediction takes a few milliseconds; 5 s only runs out when TorchServe is stuck.
+    "REQUEST_TIMEOUT_S": 5.0,
+    # A 280x280 canvas PNG is 5-30 KB; this matches the handler's own 2 MiB image limit (plus base64).
+    "MAX_UPLOAD_BYTES": 3 * 1024 * 1024,
+    "WEB_HOST": "127.0.0.1",
+    "WEB_PORT": 5000,
+    # waitress worker threads: each waits on TorchServe for most of a request, so a few per core.
+    "WEB_THREADS": 16,
+}
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Defaults, replaced by environment variables of the same name, replaced by ``overrides``."""
+    config = {}
+    for key, default in DEFAULTS.items():
+        value = os.environ.get(key)
+        config[key] = default if value is None else type(default)(value)
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,59 @@
+"""Calls from the web front to TorchServe: a pooled session, timeouts, and errors a person understands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+
+@dataclass
+class Upstream:
+    status: int
+    body: dict
+
+
+class TorchServeClient:
+    def __init__(self, inference_url: str, management_url: str, model_name: str, timeout_s: float,
+                 pool_size: int):
+        self.predict_url = f"{inference_url.rstrip('/')}/predictions/{model_name}"
+        self.model_url = f"{management_url.rstrip('/')}/models/{model_name}"
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+
+    def predict(self, png: bytes) -> Upstream:
+        """Forward the image; asks for the 28x28 preview so the page can show what the model saw."""
+        try:
+            response = self.session.post(self.predict_url, files={"data": ("canvas.png", png, "image/png")},
+                                         data={"preview": "true"}, timeout=self.timeout_s)
+        except requests.Timeout:
+            return Upstream(504, {"error": f"the model server did not answer within {self.timeout_s:g} s"})
+        except requests.RequestException:
+            return Upstream(503, {"error": "the model server is not reachable"})
+        if response.status_code >= 500:
+            return Upstream(503, {"error": f"the model server failed to answer (HTTP {response.status_code})"})
+        try:
+            body = response.json()
+        except ValueError:
+            return Upstream(503, {"error": "the model server sent an unreadable answer"})
+        if response.status_code >= 400:
+            reason = body.get("error") or body.get("message") or "the image was refused"
+            return Upstream(response.status_code, {"error": reason})
+        return Upstream(200, body)
+
+    def health(self) -> Upstream:
+        """200 when the model has at least one READY worker, else 503 with the reason."""
+        try:
+            response = self.session.get(self.model_url, timeout=self.timeout_s)
+            response.raise_for_status()
+            workers = [worker["status"] for model in response.json() for worker in model.get("workers", [])]
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return Upstream(503, {"status": "unavailable", "reason": "the model server is not reachable"})
+        ready = workers.count("READY")
+        if not ready:
+            return Upstream(503, {"status": "unavailable", "reason": "the model has no READY worker",
+                                  "workers": workers})
+        return Upstream(200, {"status": "ok", "ready_workers": ready, "workers": len(workers)})
