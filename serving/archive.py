@@ -19,7 +19,7 @@ from serving.settings import ARCHIVE, HANDLER, HANDLER_MODULES, MODEL_NAME, MODE
 def build_archive(export_path: Path = ARCHIVE.parent) -> Path:
     export_path.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(Path(sys.executable).with_name("torch-model-archiver")),
+        [sys.executable, "-m", "model_archiver.model_packaging",
          "--model-name", MODEL_NAME,
          "--version", MODEL_VERSION,
          "--serialized-file", str(SERIALIZED_MODEL),

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +68,46 @@ def read_properties(path: Path) -> dict[str, str]:
     return properties
 
 
+ADDRESS_KEYS = ("inference_address", "management_address", "metrics_address")
+GRPC_PORT_KEYS = ("grpc_inference_port", "grpc_management_port")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def config_on_ports(text: str, ports: list[int]) -> str:
+    """config.properties with every listening port replaced, all else (loopback included) kept."""
+    for key, port in zip(ADDRESS_KEYS + GRPC_PORT_KEYS, ports):
+        if key.endswith("_address"):
+            pattern, replacement = rf"^{key}=http://127\.0\.0\.1:\d+$", f"{key}=http://127.0.0.1:{port}"
+        else:
+            pattern, replacement = rf"^{key}=\d+$", f"{key}={port}"
+        text, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError(f"the configuration has no loopback {key} line to override")
+    return text
+
+
+def private_instance(run_dir: Path, batch_size: int | None = None) -> Instance:
+    """An instance in ``run_dir`` configured like config.properties but on free loopback ports
+    (for tests and benchmarks), optionally with another batch size."""
+    text = config_on_ports(TORCHSERVE_CONFIG.read_text(), free_ports(len(ADDRESS_KEYS + GRPC_PORT_KEYS)))
+    if batch_size is not None:
+        text, count = re.subn(r'"batchSize": \d+', f'"batchSize": {batch_size}', text)
+        if count != 1:
+            raise ValueError("the configuration has no batchSize to override")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.properties").write_text(text)
+    return Instance(run_dir, run_dir / "config.properties", run_dir / "model_store")
+
+
 def worker_states(instance: Instance) -> list[str]:
     """Status of each worker of the model, as the management API reports it ([] if unreachable)."""
     url = f"{instance.address('management')}/models/{MODEL_NAME}"
@@ -98,7 +140,7 @@ def start(instance: Instance = DEFAULT_INSTANCE, timeout_s: float = START_TIMEOU
     (instance.run_dir / "tmp").mkdir(parents=True, exist_ok=True)
     build_archive(instance.model_store)
     subprocess.run(
-        [str(Path(sys.executable).with_name("torchserve")), "--start", "--ncs",
+        [sys.executable, "-m", "ts.model_server", "--start", "--ncs",
          "--ts-config", str(instance.config), "--log-config", str(TORCHSERVE_LOG_CONFIG),
          "--model-store", str(instance.model_store)],
         check=True, env=instance.environment(), cwd=instance.run_dir, stdout=subprocess.DEVNULL,

@@ -13,10 +13,9 @@ import signal
 import sys
 import threading
 
-from waitress import create_server
-
 from serving.torchserve import DEFAULT_INSTANCE, running_pid, start, stop
 from web.app import create_app
+from web.serve import make_server
 
 WATCH_INTERVAL_S = 2.0
 
@@ -25,8 +24,7 @@ def main() -> int:
     app = create_app()
     print("Starting TorchServe (building model_store/mnist.mar first)...", flush=True)
     start(DEFAULT_INSTANCE)
-    server = create_server(app, host=app.config["WEB_HOST"], port=app.config["WEB_PORT"],
-                           threads=app.config["WEB_THREADS"])
+    server = make_server(app)
     exit_code = 0
 
     def shut_down(_signum, _frame):

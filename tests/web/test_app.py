@@ -11,7 +11,7 @@ import time
 import pytest
 
 from serving.canvas_png import canvas_png
-from tests.conftest import free_ports
+from serving.torchserve import free_ports
 from tests.mnist_samples import one_of_each_digit
 from web.app import SECURITY_HEADERS, create_app
 

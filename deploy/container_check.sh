@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Build the Dockerfile without a Docker engine (buildah, chroot isolation), run its entrypoint,
+# and check the image from the outside: health, a real MNIST digit through the web app and through
+# TorchServe directly, and the image's config (user, ports, healthcheck, entrypoint).
+#
+#   make container-check      (about 5 minutes the first time, with the base image to make)
+#
+# Needs Debian's buildah and debootstrap, and the serving environment (.venv-serve) for the probe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CACHE_DIR=.container-cache
+export CONTAINERS_CONF=$PWD/$CACHE_DIR/containers.conf
+export BASE_IMAGE=localhost/python-bookworm-local:3.11
+IMAGE=localhost/mnist-digits:check
+PROBE_PY=${PROBE_PY:-.venv-serve/bin/python}
+
+mkdir -p "$CACHE_DIR"
+# The sandbox allows neither ulimits nor cgroups.
+printf '[containers]\ndefault_ulimits = []\ncgroups = "disabled"\n[engine]\ncgroup_manager = "cgroupfs"\n' \
+  > "$CONTAINERS_CONF"
+bash deploy/container_base.sh
+
+# pip inside the build needs this machine's CA bundle (TLS-inspecting proxy) and local wheel folder.
+build_args=(--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "TORCH_INDEX_URL=")
+build_args+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/host-ca.crt:ro --build-arg PIP_CERT=/etc/host-ca.crt)
+if [[ -d /opt/wheels ]]; then
+  build_args+=(-v /opt/wheels:/opt/wheels:ro --build-arg PIP_FIND_LINKS=/opt/wheels)
+fi
+started=$(date +%s)
+buildah bud --isolation chroot --network host --layers "${build_args[@]}" -t "$IMAGE" .
+echo "image built in $(( $(date +%s) - started )) s"
+
+echo "--- image config"
+config=$(buildah inspect --type image --format '{{json .OCIv1.Config}}' "$IMAGE")
+echo "$config"
+"$PROBE_PY" - "$config" <<'PY'
+import json, sys
+config = json.loads(sys.argv[1])
+problems = []
+if config.get("User") in (None, "", "root", "0"):
+    problems.append(f"runs as root (User={config.get('User')!r})")
+for port in ("5000/tcp", "8080/tcp"):
+    if port not in config.get("ExposedPorts", {}):
+        problems.append(f"{port} not exposed")
+if "8081/tcp" in config.get("ExposedPorts", {}):
+    problems.append("the management port is exposed")
+if config.get("Entrypoint") != ["python3", "-m", "web.run_app"]:
+    problems.append(f"unexpected entrypoint {config.get('Entrypoint')}")
+if problems:
+    sys.exit("image config: " + "; ".join(problems))
+print("image config: non-root user, ports 5000 and 8080 exposed, entrypoint web.run_app")
+PY
+healthcheck=$(buildah inspect --type image --format '{{json .Docker.Config.Healthcheck}}' "$IMAGE")
+echo "healthcheck: $healthcheck"
+[[ $healthcheck == *healthz* ]] || { echo "no HEALTHCHECK on /healthz"; exit 1; }
+
+echo "--- running the entrypoint"
+container=$(buildah from "$IMAGE")
+cleanup() {
+  pkill -TERM -f "web.run_app" 2>/dev/null || true
+  sleep 5
+  pkill -KILL -f "org.pytorch.serve.ModelServer" 2>/dev/null || true
+  buildah rm "$container" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+buildah run --isolation chroot --network host "$container" -- python3 -m web.run_app &
+for _ in $(seq 1 90); do
+  if curl -sf http://127.0.0.1:5000/healthz >/dev/null; then break; fi
+  sleep 2
+done
+curl -sf http://127.0.0.1:5000/healthz
+echo
+"$PROBE_PY" deploy/probe.py
+echo "container check passed"

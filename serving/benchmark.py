@@ -1,0 +1,207 @@
+"""Serving benchmark: in-process floor, TorchServe REST, and the Flask front, side by side in one run.
+
+    python -m serving.benchmark [--seconds 5] [--output docs/BENCHMARKS.md]      (make bench)
+
+For each batching setting (config.properties' batch size, then batch size 1) it starts a private
+TorchServe on free loopback ports and a web front (waitress, in its own process) in front of it,
+then measures sequential latency and the throughput of 1, 8 and 32 concurrent clients, each
+sending 280x280 canvas PNGs of real MNIST test digits. The load generator runs on the same
+cores: the figures are what this machine does with client, web front and TorchServe together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+
+from serving.canvas_png import canvas_png
+from serving.settings import HANDLER_DIR, MODEL_NAME, REPO_ROOT, SERIALIZED_MODEL
+from serving.torchserve import free_ports, private_instance, read_properties, start, stop
+from training.data import load_mnist
+
+sys.path.insert(0, str(HANDLER_DIR))
+from mnist_preprocess import image_to_tensor  # noqa: E402
+
+CONCURRENCY = (1, 8, 32)
+SEQUENTIAL_REQUESTS = 300
+
+
+@dataclass
+class Figures:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def sample_pngs(count: int = 64) -> list[bytes]:
+    images = load_mnist().test_images.numpy()
+    return [canvas_png(images[i], box=140 + i % 60, top=10 + i % 50, left=100 - i % 70) for i in range(count)]
+
+
+def in_process_floor(pngs: list[bytes], repeats: int = 500) -> Figures:
+    """Decode + preprocess + forward of one canvas PNG in this process, one torch thread."""
+    torch.set_num_threads(1)
+    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    latencies = []
+    with torch.inference_mode():
+        for i in range(repeats):
+            started = time.perf_counter()
+            model(image_to_tensor(pngs[i % len(pngs)]).unsqueeze(0)).argmax()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return Figures(repeats, sum(latencies) / 1000, latencies[50:])
+
+
+def post_png(connection: http.client.HTTPConnection, path: str, png: bytes) -> float:
+    started = time.perf_counter()
+    connection.request("POST", path, body=png, headers={"Content-Type": "image/png"})
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {body[:200]!r}")
+    return (time.perf_counter() - started) * 1000
+
+
+def sequential(url: str, pngs: list[bytes], count: int = SEQUENTIAL_REQUESTS) -> Figures:
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    for png in pngs[:10]:
+        post_png(connection, parsed.path, png)  # warm-up
+    started = time.perf_counter()
+    latencies = [post_png(connection, parsed.path, pngs[i % len(pngs)]) for i in range(count)]
+    return Figures(count, time.perf_counter() - started, latencies)
+
+
+def concurrent(url: str, pngs: list[bytes], clients: int, seconds: float) -> Figures:
+    """``clients`` threads, each with its own keep-alive connection, posting for ``seconds``."""
+    parsed = urlparse(url)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        mine, i = [], index
+        while time.perf_counter() < deadline:
+            mine.append(post_png(connection, parsed.path, pngs[i % len(pngs)]))
+            i += clients
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Figures(len(latencies), time.perf_counter() - started, latencies)
+
+
+def start_web_front(inference_url: str, management_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_ports(1)[0]
+    env = dict(os.environ, TORCHSERVE_INFERENCE_URL=inference_url, TORCHSERVE_MANAGEMENT_URL=management_url,
+               WEB_PORT=str(port))
+    process = subprocess.Popen([sys.executable, "-m", "web.serve"], env=env, cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}/predict"
+
+
+def measure_setting(batch_size: int | None, pngs: list[bytes], seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        instance = private_instance(Path(scratch), batch_size)
+        start(instance)
+        web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
+        direct_url = f"{instance.address('inference')}/predictions/{MODEL_NAME}"
+        try:
+            results = {"batch_size": json.loads(read_properties(instance.config)["models"])
+                       [MODEL_NAME]["1.0"]["batchSize"],
+                       "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
+                       "concurrent": {}}
+            for clients in CONCURRENCY:
+                results["concurrent"][clients] = {"torchserve": concurrent(direct_url, pngs, clients, seconds),
+                                                  "flask": concurrent(web_url, pngs, clients, seconds)}
+        finally:
+            web.terminate()
+            web.wait()
+            stop(instance)
+    return results
+
+
+def report(floor: Figures, settings: list[dict], seconds: float) -> str:
+    base = statistics.median(floor.latencies_ms)
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"Generated by `make bench` (`python -m serving.benchmark --seconds {seconds:g}`) on "
+        f"{time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, torch {torch.__version__}. Client, web front and TorchServe share "
+        "the same cores. Each request is a 280x280 RGBA canvas PNG of a real MNIST test digit.",
+        "",
+        f"**In-process floor** (decode + preprocess + forward, one torch thread): p50 {base:.2f} ms, "
+        f"p99 {floor.percentile(99):.2f} ms.",
+        "",
+    ]
+    for setting in settings:
+        lines += [f"## TorchServe batch size {setting['batch_size']}", "",
+                  "| path | clients | requests/s | p50 ms | p99 ms | p50 / floor |",
+                  "|---|---|---|---|---|---|"]
+        rows = [("sequential", setting["sequential"])] + [(str(c), v) for c, v in setting["concurrent"].items()]
+        for clients, by_path in rows:
+            for path, figures in by_path.items():
+                lines.append(f"| {path} | {clients} | {figures.throughput:.0f} | {figures.percentile(50):.2f} | "
+                             f"{figures.percentile(99):.2f} | {figures.percentile(50) / base:.1f}x |")
+        lines.append("")
+        seq = setting["sequential"]
+        lines.append(f"Flask adds {seq['flask'].percentile(50) - seq['torchserve'].percentile(50):.2f} ms at p50 "
+                     "(sequential); Flask keeps " + ", ".join(
+                         f"{100 * v['flask'].throughput / v['torchserve'].throughput:.0f}% at {c} clients"
+                         for c, v in setting["concurrent"].items()) + " of TorchServe's direct throughput.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each concurrent run")
+    parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
+    args = parser.parse_args()
+    pngs = sample_pngs()
+    floor = in_process_floor(pngs)
+    settings = [measure_setting(None, pngs, args.seconds), measure_setting(1, pngs, args.seconds)]
+    text = report(floor, settings, args.seconds)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The web front alone under waitress, for when TorchServe runs elsewhere (its URLs from the environment).
+
+    TORCHSERVE_INFERENCE_URL=... TORCHSERVE_MANAGEMENT_URL=... python -m web.serve
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from waitress import create_server
+from waitress.server import BaseWSGIServer
+
+from web.app import create_app
+
+
+def make_server(app: Flask) -> BaseWSGIServer:
+    """A production WSGI server (never Flask's development server) on the configured address."""
+    return create_server(app, host=app.config["WEB_HOST"], port=app.config["WEB_PORT"],
+                         threads=app.config["WEB_THREADS"])
+
+
+def main() -> None:
+    server = make_server(create_app())
+    print(f"web front on http://{server.effective_host}:{server.effective_port}/", flush=True)
+    server.run()
+
+
+if __name__ == "__main__":
+    main()
