@@ -7,7 +7,7 @@ import json
 import torch
 
 from serving.settings import REPO_ROOT, SERIALIZED_MODEL
-from tests.mnist_samples import test_digits
+from tests.mnist_samples import mnist_test_set
 from training.export import reference_path, sha256_of
 
 METRICS = json.loads((REPO_ROOT / "docs" / "model" / "metrics.json").read_text())
@@ -31,7 +31,7 @@ def test_the_shipped_file_is_the_one_the_model_card_describes():
 
 
 def test_the_shipped_model_reaches_the_model_card_accuracy_on_the_whole_test_set():
-    images, labels = test_digits()
+    images, labels = mnist_test_set()
     model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
     with torch.inference_mode():
         predictions = torch.cat([model(torch.from_numpy(images[i:i + 1000]).unsqueeze(1).float() / 255).argmax(1)

@@ -14,7 +14,7 @@ import torch
 from serving.canvas_png import canvas_png
 from serving.settings import MODEL_NAME, SERIALIZED_MODEL
 from serving.torchserve import worker_states
-from tests.mnist_samples import one_of_each_digit, test_digits
+from tests.mnist_samples import mnist_test_set, one_of_each_digit
 from tests.serving.test_preprocess import png_header_only
 
 pytestmark = pytest.mark.torchserve
@@ -64,7 +64,7 @@ def test_preview_on_request(torchserve):
 
 @pytest.mark.parametrize("digit, image", one_of_each_digit(), ids=[str(d) for d in range(10)])
 def test_all_ten_digits_drawn_on_a_canvas(torchserve, digit, image):
-    png = canvas_png(image, box=120 + 10 * digit, top=10 + 8 * digit, left=100 - 9 * digit)
+    png = canvas_png(image, box=110 + 10 * digit, top=8 * digit, left=100 - 9 * digit)
     answer = requests.post(predict_url(torchserve), data=png, timeout=10).json()
     assert answer["digit"] == digit, answer
 
@@ -121,7 +121,7 @@ def test_a_concurrent_mix_of_good_and_bad_requests(torchserve):
 
 def test_accuracy_through_the_whole_serving_path(torchserve):
     """1,000 MNIST test digits as canvas PNGs score within 0.5 points of the model in-process."""
-    images, labels = test_digits()
+    images, labels = mnist_test_set()
     rng = np.random.default_rng(0)
     count = 1000
     model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
