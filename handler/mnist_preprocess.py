@@ -66,31 +66,37 @@ def decode_image(data: bytes) -> Image.Image:
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Luminance in [0, 1] and, where the image has transparency, alpha in [0, 1]."""
+    """Luminance in [0, 1] and, where the image has transparency, alpha in [0, 1].
+
+    A transparent image is first cropped to its drawn (non-transparent) part, in Pillow: a canvas
+    is mostly empty, and everything after this works per pixel.
+    """
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16-bit grayscale: Pillow's convert("L") would clip everything above 255 to white.
         return np.asarray(image, dtype=np.float32) / 65535.0, None
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return gray, rgba[..., 3]
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        with_alpha = image.convert("LA")
+        drawn = with_alpha.getchannel("A").getbbox()
+        if drawn is None:
+            raise BadInput("no digit found: the image is fully transparent")
+        left, top, right, bottom = drawn
+        with_alpha = with_alpha.crop((left - 1, top - 1, right + 1, bottom + 1))  # outside reads as transparent
+        luma_alpha = np.asarray(with_alpha, dtype=np.float32) / 255.0
+        return luma_alpha[..., 0], luma_alpha[..., 1]
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None
 
 
 def ink_map(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """How much ink each pixel holds, in [0, 1], whatever the polarity and transparency."""
     if alpha is not None and alpha.min() < 1.0:
-        drawn = alpha > 0
-        if not drawn.any():
-            raise BadInput("no digit found: the image is fully transparent")
         # Transparent means background: put it behind the strokes in the colour that contrasts
         # with them, so dark strokes on transparent do not become black on black.
         stroke_luma = float((gray * alpha).sum() / alpha.sum())
-        background = 1.0 if stroke_luma < 0.5 else 0.0
-        gray = gray * alpha + background * (1.0 - alpha)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background_level = float(np.median(border))
+        background_level = 1.0 if stroke_luma < 0.5 else 0.0
+        gray = gray * alpha + background_level * (1.0 - alpha)
+    else:
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+        background_level = float(np.median(border))
     if background_level > 0.5:
         gray, background_level = 1.0 - gray, 1.0 - background_level
     contrast = 1.0 - background_level

@@ -2,7 +2,7 @@
 
     python -m serving.benchmark [--seconds 5] [--output docs/BENCHMARKS.md]      (make bench)
 
-For each batching setting (config.properties' batch size, then batch size 1) it starts a private
+For each batching setting (none, then up to 8 requests waiting at most 1 ms) it starts a private
 TorchServe on free loopback ports and a web front (waitress, in its own process) in front of it,
 then measures sequential latency and the throughput of 1, 8 and 32 concurrent clients, each
 sending 280x280 canvas PNGs of real MNIST test digits. The load generator runs on the same
@@ -29,7 +29,8 @@ from urllib.parse import urlparse
 import torch
 
 from serving.canvas_png import canvas_png
-from serving.settings import HANDLER_DIR, MODEL_NAME, REPO_ROOT, SERIALIZED_MODEL
+from serving.settings import (HANDLER_DIR, MODEL_NAME, MODEL_VERSION, REPO_ROOT, SERIALIZED_MODEL,
+                              TORCHSERVE_CONFIG)
 from serving.torchserve import free_ports, private_instance, read_properties, start, stop
 from training.data import load_mnist
 
@@ -37,6 +38,8 @@ sys.path.insert(0, str(HANDLER_DIR))
 from mnist_preprocess import image_to_tensor  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
+# (batchSize, maxBatchDelay ms): without batching, and with batches of up to 8 waiting at most 1 ms.
+BATCHING = ((1, 1), (8, 1))
 SEQUENTIAL_REQUESTS = 300
 
 
@@ -135,15 +138,14 @@ def start_web_front(inference_url: str, management_url: str) -> tuple[subprocess
     return process, f"http://127.0.0.1:{port}/predict"
 
 
-def measure_setting(batch_size: int | None, pngs: list[bytes], seconds: float) -> dict:
+def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch), batch_size)
+        instance = private_instance(Path(scratch), batching)
         start(instance)
         web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
         direct_url = f"{instance.address('inference')}/predictions/{MODEL_NAME}"
         try:
-            results = {"batch_size": json.loads(read_properties(instance.config)["models"])
-                       [MODEL_NAME]["1.0"]["batchSize"],
+            results = {"batching": batching,
                        "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
                        "concurrent": {}}
             for clients in CONCURRENCY:
@@ -158,6 +160,8 @@ def measure_setting(batch_size: int | None, pngs: list[bytes], seconds: float) -
 
 def report(floor: Figures, settings: list[dict], seconds: float) -> str:
     base = statistics.median(floor.latencies_ms)
+    model = json.loads(read_properties(TORCHSERVE_CONFIG)["models"])[MODEL_NAME][MODEL_VERSION]
+    shipped = (model["batchSize"], model["maxBatchDelay"])
     lines = [
         "# Serving benchmark",
         "",
@@ -166,12 +170,15 @@ def report(floor: Figures, settings: list[dict], seconds: float) -> str:
         f"{platform.python_version()}, torch {torch.__version__}. Client, web front and TorchServe share "
         "the same cores. Each request is a 280x280 RGBA canvas PNG of a real MNIST test digit.",
         "",
+        f"config.properties serves with batchSize {shipped[0]} and maxBatchDelay {shipped[1]} ms.",
+        "",
         f"**In-process floor** (decode + preprocess + forward, one torch thread): p50 {base:.2f} ms, "
         f"p99 {floor.percentile(99):.2f} ms.",
         "",
     ]
     for setting in settings:
-        lines += [f"## TorchServe batch size {setting['batch_size']}", "",
+        batch_size, delay = setting["batching"]
+        lines += [f"## TorchServe batchSize {batch_size}, maxBatchDelay {delay} ms", "",
                   "| path | clients | requests/s | p50 ms | p99 ms | p50 / floor |",
                   "|---|---|---|---|---|---|"]
         rows = [("sequential", setting["sequential"])] + [(str(c), v) for c, v in setting["concurrent"].items()]
@@ -196,7 +203,7 @@ def main() -> None:
     args = parser.parse_args()
     pngs = sample_pngs()
     floor = in_process_floor(pngs)
-    settings = [measure_setting(None, pngs, args.seconds), measure_setting(1, pngs, args.seconds)]
+    settings = [measure_setting(batching, pngs, args.seconds) for batching in BATCHING]
     text = report(floor, settings, args.seconds)
     print(text)
     if args.output:

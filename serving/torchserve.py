@@ -95,14 +95,15 @@ def config_on_ports(text: str, ports: list[int]) -> str:
     return text
 
 
-def private_instance(run_dir: Path, batch_size: int | None = None) -> Instance:
+def private_instance(run_dir: Path, batching: tuple[int, int] | None = None) -> Instance:
     """An instance in ``run_dir`` configured like config.properties but on free loopback ports
-    (for tests and benchmarks), optionally with another batch size."""
+    (for tests and benchmarks), optionally with another (batchSize, maxBatchDelay in ms)."""
     text = config_on_ports(TORCHSERVE_CONFIG.read_text(), free_ports(len(ADDRESS_KEYS + GRPC_PORT_KEYS)))
-    if batch_size is not None:
-        text, count = re.subn(r'"batchSize": \d+', f'"batchSize": {batch_size}', text)
-        if count != 1:
-            raise ValueError("the configuration has no batchSize to override")
+    if batching is not None:
+        for key, value in zip(("batchSize", "maxBatchDelay"), batching):
+            text, count = re.subn(rf'"{key}": \d+', f'"{key}": {value}', text)
+            if count != 1:
+                raise ValueError(f"the configuration has no {key} to override")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.properties").write_text(text)
     return Instance(run_dir, run_dir / "config.properties", run_dir / "model_store")
