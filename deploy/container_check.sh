@@ -27,43 +27,43 @@ if [[ -d /opt/wheels ]]; then
   build_args+=(-v /opt/wheels:/opt/wheels:ro --build-arg PIP_FIND_LINKS=/opt/wheels)
 fi
 started=$(date +%s)
-buildah bud --isolation chroot --network host --layers "${build_args[@]}" -t "$IMAGE" .
+# Docker format: the OCI format has no HEALTHCHECK.
+buildah bud --isolation chroot --network host --layers --format docker "${build_args[@]}" -t "$IMAGE" .
 echo "image built in $(( $(date +%s) - started )) s"
 
 echo "--- image config"
-config=$(buildah inspect --type image --format '{{json .OCIv1.Config}}' "$IMAGE")
-echo "$config"
-"$PROBE_PY" - "$config" <<'PY'
+buildah inspect --type image "$IMAGE" > "$CACHE_DIR/image.json"
+"$PROBE_PY" - "$CACHE_DIR/image.json" <<'PY'
 import json, sys
-config = json.loads(sys.argv[1])
+config = json.load(open(sys.argv[1]))["Docker"]["config"]
 problems = []
 if config.get("User") in (None, "", "root", "0"):
     problems.append(f"runs as root (User={config.get('User')!r})")
-for port in ("5000/tcp", "8080/tcp"):
-    if port not in config.get("ExposedPorts", {}):
-        problems.append(f"{port} not exposed")
-if "8081/tcp" in config.get("ExposedPorts", {}):
-    problems.append("the management port is exposed")
+exposed = set(config.get("ExposedPorts") or {})
+if not {"5000/tcp", "8080/tcp"} <= exposed or "8081/tcp" in exposed:
+    problems.append(f"exposed ports {sorted(exposed)}, expected 5000 and 8080 and not 8081")
 if config.get("Entrypoint") != ["python3", "-m", "web.run_app"]:
     problems.append(f"unexpected entrypoint {config.get('Entrypoint')}")
+if "/healthz" not in " ".join((config.get("Healthcheck") or {}).get("Test", [])):
+    problems.append("no HEALTHCHECK on /healthz")
 if problems:
     sys.exit("image config: " + "; ".join(problems))
-print("image config: non-root user, ports 5000 and 8080 exposed, entrypoint web.run_app")
+print(f"image config: user {config['User']}, ports {sorted(exposed)}, entrypoint {config['Entrypoint']}, "
+      f"healthcheck {config['Healthcheck']['Test']}")
 PY
-healthcheck=$(buildah inspect --type image --format '{{json .Docker.Config.Healthcheck}}' "$IMAGE")
-echo "healthcheck: $healthcheck"
-[[ $healthcheck == *healthz* ]] || { echo "no HEALTHCHECK on /healthz"; exit 1; }
 
 echo "--- running the entrypoint"
 container=$(buildah from "$IMAGE")
+runner=
 cleanup() {
-  pkill -TERM -f "web.run_app" 2>/dev/null || true
-  sleep 5
-  pkill -KILL -f "org.pytorch.serve.ModelServer" 2>/dev/null || true
+  if [[ -n $runner ]] && kill -0 "$runner" 2>/dev/null; then
+    pkill -KILL -f "^[^ ]*python3 -m web.run_app" 2>/dev/null || true
+  fi
   buildah rm "$container" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 buildah run --isolation chroot --network host "$container" -- python3 -m web.run_app &
+runner=$!
 for _ in $(seq 1 90); do
   if curl -sf http://127.0.0.1:5000/healthz >/dev/null; then break; fi
   sleep 2
@@ -71,4 +71,13 @@ done
 curl -sf http://127.0.0.1:5000/healthz
 echo
 "$PROBE_PY" deploy/probe.py
-echo "container check passed"
+
+echo "--- SIGTERM, as docker stop sends it"
+pkill -TERM -f "^[^ ]*python3 -m web.run_app"
+status=0
+wait "$runner" || status=$?
+runner=
+if ((status != 0)); then echo "the entrypoint exited with $status after SIGTERM"; exit 1; fi
+sleep 1
+if pgrep -f org.pytorch.serve.ModelServer >/dev/null; then echo "TorchServe outlived the entrypoint"; exit 1; fi
+echo "entrypoint stopped cleanly; container check passed"

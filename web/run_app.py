@@ -21,14 +21,13 @@ WATCH_INTERVAL_S = 2.0
 
 
 def main() -> int:
-    app = create_app()
-    print("Starting TorchServe (building model_store/mnist.mar first)...", flush=True)
-    start(DEFAULT_INSTANCE)
-    server = make_server(app)
-    exit_code = 0
-
     def shut_down(_signum, _frame):
-        raise KeyboardInterrupt  # unwinds server.run() in the main thread
+        raise KeyboardInterrupt  # unwinds start() or server.run() in the main thread
+
+    # Installed before TorchServe starts, so a SIGTERM during start-up still stops Java.
+    signal.signal(signal.SIGTERM, shut_down)
+    app = create_app()
+    exit_code = 0
 
     def watch_torchserve():
         nonlocal exit_code
@@ -40,11 +39,13 @@ def main() -> int:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
-    signal.signal(signal.SIGTERM, shut_down)
-    threading.Thread(target=watch_torchserve, daemon=True).start()
-    print(f"The app is ready: http://{app.config['WEB_HOST']}:{app.config['WEB_PORT']}/  (Ctrl-C stops it)",
-          flush=True)
     try:
+        print("Starting TorchServe (building model_store/mnist.mar first)...", flush=True)
+        start(DEFAULT_INSTANCE)
+        server = make_server(app)
+        threading.Thread(target=watch_torchserve, daemon=True).start()
+        print(f"The app is ready: http://{app.config['WEB_HOST']}:{app.config['WEB_PORT']}/  (Ctrl-C stops it)",
+              flush=True)
         server.run()
     except KeyboardInterrupt:
         pass
