@@ -22,7 +22,7 @@ test-training: $(TRAIN_ENV)/.installed data
 	$(TRAIN_PY) -m pytest tests/training
 
 test-serving: $(SERVE_ENV)/.installed data
-	$(SERVE_PY) -m pytest tests/serving tests/web tests/deploy
+	$(SERVE_PY) -m pytest tests/serving tests/web tests/deploy tests/reliability
 
 data: $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)

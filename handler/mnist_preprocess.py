@@ -27,6 +27,8 @@ MNIST_SIDE = 28
 DIGIT_BOX = 20
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
+# Below this a side cannot hold a legible digit (MNIST's digits are 20 pixels tall).
+MIN_SIDE = 8
 ACCEPTED_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"}
 # Ink below this fraction of full contrast is treated as background noise (JPEG artefacts, paper grain).
 INK_THRESHOLD = 0.1
@@ -51,8 +53,9 @@ def decode_image(data: bytes) -> Image.Image:
         if image.format not in ACCEPTED_FORMATS:
             raise BadInput(f"{image.format} images are not accepted (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
         width, height = image.size
-        if width < 1 or height < 1:
-            raise BadInput(f"the image is {width}x{height} pixels: nothing to read")
+        if min(width, height) < MIN_SIDE:
+            raise BadInput(f"the image is {width}x{height} pixels: too small to hold a digit "
+                           f"(at least {MIN_SIDE} pixels each way)")
         if width * height > MAX_PIXELS:
             raise BadInput(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels", status=413)
         try:

@@ -18,8 +18,9 @@ DEFAULTS = {
     "MODEL_NAME": MODEL_NAME,
     # A prediction takes a few milliseconds; 5 s only runs out when TorchServe is stuck.
     "REQUEST_TIMEOUT_S": 5.0,
-    # A 280x280 canvas PNG is 5-30 KB; this matches the handler's own 2 MiB image limit (plus base64).
-    "MAX_UPLOAD_BYTES": 3 * 1024 * 1024,
+    # TorchServe's own request limit, less room for the multipart envelope the web front adds, so
+    # that what passes here also passes there.
+    "MAX_UPLOAD_BYTES": int(_torchserve["max_request_size"]) - 16 * 1024,
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": 5000,
     # waitress worker threads: each waits on TorchServe for most of a request, so a few per core.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,10 +39,14 @@ class TorchServeClient:
         try:
             body = response.json()
         except ValueError:
-            return Upstream(503, {"error": "the model server sent an unreadable answer"})
+            body = None
         if response.status_code >= 400:
-            reason = body.get("error") or body.get("message") or "the image was refused"
+            # TorchServe's frontend answers some refusals (413 over max_request_size) with no body.
+            known = body if isinstance(body, dict) else {}
+            reason = known.get("error") or known.get("message") or HTTPStatus(response.status_code).phrase.lower()
             return Upstream(response.status_code, {"error": reason})
+        if not isinstance(body, dict):
+            return Upstream(503, {"error": "the model server sent an unreadable answer"})
         return Upstream(200, body)
 
     def health(self) -> Upstream:
