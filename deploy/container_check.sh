@@ -79,5 +79,8 @@ wait "$runner" || status=$?
 runner=
 if ((status != 0)); then echo "the entrypoint exited with $status after SIGTERM"; exit 1; fi
 sleep 1
-if pgrep -f org.pytorch.serve.ModelServer >/dev/null; then echo "TorchServe outlived the entrypoint"; exit 1; fi
+# The container's TorchServe is the one reading /app/config.properties.
+if pgrep -f "org.pytorch.serve.ModelServer .*-f /app/config.properties" >/dev/null; then
+  echo "TorchServe outlived the entrypoint"; exit 1
+fi
 echo "entrypoint stopped cleanly; container check passed"
