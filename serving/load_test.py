@@ -1,0 +1,174 @@
+"""Load test through the web front, memory before and after, and TorchServe's queue limit on purpose.
+
+    python -m serving.load_test [--clients 32] [--seconds 60]      (make load-test)
+
+Starts a private TorchServe and web front on free loopback ports, records the answer for each
+sample digit at rest, then runs ``--clients`` concurrent clients for ``--seconds`` and checks that
+every request was answered, none with a 5xx, each with the same digit as at rest. Then it sends a
+burst larger than TorchServe's job queue straight at TorchServe and reports what the clients saw.
+All traffic goes to 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
+
+from serving.benchmark import sample_pngs, start_web_front
+from serving.settings import MODEL_NAME
+from serving.torchserve import private_instance, read_properties, running_pid, start, stop
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    answered: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    mismatches: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def post(connection: http.client.HTTPConnection, path: str, png: bytes) -> tuple[int, dict]:
+    connection.request("POST", path, body=png, headers={"Content-Type": "image/png"})
+    response = connection.getresponse()
+    body = response.read()
+    try:
+        return response.status, json.loads(body) if body else {}
+    except ValueError:
+        return response.status, {}
+
+
+def digits_at_rest(url: str, pngs: list[bytes]) -> list[int]:
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    return [post(connection, parsed.path, png)[1]["digit"] for png in pngs]
+
+
+def run_load(url: str, pngs: list[bytes], expected: list[int], clients: int, seconds: float) -> LoadResult:
+    parsed = urlparse(url)
+    result = LoadResult()
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        i = index
+        while time.perf_counter() < deadline:
+            sample = i % len(pngs)
+            with lock:
+                result.sent += 1
+            started = time.perf_counter()
+            try:
+                status, body = post(connection, parsed.path, pngs[sample])
+            except (OSError, http.client.HTTPException):
+                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+                status, body = 0, {}
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                result.answered += status != 0
+                result.statuses[status] += 1
+                result.latencies_ms.append(elapsed)
+                result.mismatches += status == 200 and body.get("digit") != expected[sample]
+            i += clients
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result
+
+
+def burst(url: str, png: bytes, count: int) -> tuple[Counter, float]:
+    """``count`` requests at once, each on its own connection; status counts and the slowest answer."""
+    parsed = urlparse(url)
+    statuses: Counter = Counter()
+    slowest = 0.0
+    lock = threading.Lock()
+    gate = threading.Barrier(count)
+
+    def one() -> None:
+        nonlocal slowest
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        gate.wait()
+        started = time.perf_counter()
+        try:
+            status = post(connection, parsed.path, png)[0]
+        except (OSError, http.client.HTTPException):
+            status = 0
+        with lock:
+            statuses[status] += 1
+            slowest = max(slowest, time.perf_counter() - started)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, slowest
+
+
+def memory_mb(torchserve_pid: int, web_pid: int) -> dict[str, float]:
+    java = psutil.Process(torchserve_pid)
+    figures = {"TorchServe frontend (Java)": java.memory_info().rss / 2**20}
+    for index, worker in enumerate(sorted(java.children(recursive=True), key=lambda p: p.pid)):
+        figures[f"worker {index + 1}"] = worker.memory_info().rss / 2**20
+    figures["web front (waitress)"] = psutil.Process(web_pid).memory_info().rss / 2**20
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    pngs = sample_pngs()
+    with tempfile.TemporaryDirectory() as scratch:
+        instance = private_instance(Path(scratch))
+        start(instance)
+        web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
+        direct_url = f"{instance.address('inference')}/predictions/{MODEL_NAME}"
+        try:
+            expected = digits_at_rest(web_url, pngs)
+            run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted
+            before = memory_mb(running_pid(instance), web.pid)
+            result = run_load(web_url, pngs, expected, args.clients, args.seconds)
+            after = memory_mb(running_pid(instance), web.pid)
+            queue_size = int(read_properties(instance.config)["job_queue_size"])
+            burst_statuses, slowest = burst(direct_url, pngs[0], 3 * queue_size)
+        finally:
+            web.terminate()
+            web.wait()
+            stop(instance)
+
+    print(f"## {args.clients} clients through the web front for {args.seconds:g} s\n")
+    print(f"- sent {result.sent}, answered {result.answered}, statuses {dict(result.statuses)}")
+    print(f"- {result.mismatches} answers differ from the digit given at rest")
+    print(f"- {result.answered / args.seconds:.0f} requests/s, p50 {result.percentile(50):.1f} ms, "
+          f"p99 {result.percentile(99):.1f} ms\n")
+    print("| process | RSS before (MB) | RSS after (MB) |\n|---|---|---|")
+    for name in before:
+        print(f"| {name} | {before[name]:.0f} | {after.get(name, float('nan')):.0f} |")
+    print(f"\n## {3 * queue_size} requests at once straight at TorchServe (job_queue_size {queue_size})\n")
+    print(f"- statuses {dict(burst_statuses)}; slowest answer {slowest * 1000:.0f} ms")
+    ok = (result.sent == result.answered and not any(s >= 500 or s == 0 for s in result.statuses)
+          and result.mismatches == 0)
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
