@@ -5,7 +5,6 @@ none a 5xx, and no worker dies."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import numpy as np
