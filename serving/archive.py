@@ -16,20 +16,26 @@ from pathlib import Path
 from serving.settings import ARCHIVE, HANDLER, HANDLER_MODULES, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL
 
 
+# The archiver's console script may sit outside this interpreter's folder (Debian's python3 puts
+# pip's scripts in /usr/local/bin); `-m model_archiver.model_packaging` works but warns from runpy.
+ARCHIVER = "from model_archiver.model_packaging import generate_model_archive; generate_model_archive()"
+
+
 def build_archive(export_path: Path = ARCHIVE.parent) -> Path:
     export_path.mkdir(parents=True, exist_ok=True)
+    archive = export_path / f"{MODEL_NAME}.mar"
+    archive.unlink(missing_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "model_archiver.model_packaging",
+        [sys.executable, "-c", ARCHIVER,
          "--model-name", MODEL_NAME,
          "--version", MODEL_VERSION,
          "--serialized-file", str(SERIALIZED_MODEL),
          "--handler", str(HANDLER),
          "--extra-files", ",".join(str(p) for p in HANDLER_MODULES),
-         "--export-path", str(export_path),
-         "--force"],
+         "--export-path", str(export_path)],
         check=True,
     )
-    return export_path / f"{MODEL_NAME}.mar"
+    return archive
 
 
 def main() -> None:
