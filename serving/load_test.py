@@ -134,7 +134,9 @@ def memory_mb(torchserve_pid: int, web_pid: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each round")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of load; memory is read after each, so growth can be told from warm-up")
     args = parser.parse_args()
     pngs = sample_pngs()
     with tempfile.TemporaryDirectory() as scratch:
@@ -145,9 +147,11 @@ def main() -> None:
         try:
             expected = digits_at_rest(web_url, pngs)
             run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted
-            before = memory_mb(running_pid(instance), web.pid)
-            result = run_load(web_url, pngs, expected, args.clients, args.seconds)
-            after = memory_mb(running_pid(instance), web.pid)
+            memory = [memory_mb(running_pid(instance), web.pid)]
+            results = []
+            for _ in range(args.rounds):
+                results.append(run_load(web_url, pngs, expected, args.clients, args.seconds))
+                memory.append(memory_mb(running_pid(instance), web.pid))
             queue_size = int(read_properties(instance.config)["job_queue_size"])
             burst_statuses, slowest = burst(direct_url, pngs[0], 3 * queue_size)
         finally:
@@ -155,18 +159,20 @@ def main() -> None:
             web.wait()
             stop(instance)
 
-    print(f"## {args.clients} clients through the web front for {args.seconds:g} s\n")
-    print(f"- sent {result.sent}, answered {result.answered}, statuses {dict(result.statuses)}")
-    print(f"- {result.mismatches} answers differ from the digit given at rest")
-    print(f"- {result.answered / args.seconds:.0f} requests/s, p50 {result.percentile(50):.1f} ms, "
-          f"p99 {result.percentile(99):.1f} ms\n")
-    print("| process | RSS before (MB) | RSS after (MB) |\n|---|---|---|")
-    for name in before:
-        print(f"| {name} | {before[name]:.0f} | {after.get(name, float('nan')):.0f} |")
+    for index, result in enumerate(results, 1):
+        print(f"## Round {index}: {args.clients} clients through the web front for {args.seconds:g} s\n")
+        print(f"- sent {result.sent}, answered {result.answered}, statuses {dict(result.statuses)}")
+        print(f"- {result.mismatches} answers differ from the digit given at rest")
+        print(f"- {result.answered / args.seconds:.0f} requests/s, p50 {result.percentile(50):.1f} ms, "
+              f"p99 {result.percentile(99):.1f} ms\n")
+    print("| process | RSS before (MB) | " + " | ".join(f"after round {i} (MB)" for i in range(1, len(results) + 1))
+          + " |\n|---" * (len(results) + 2) + "|")
+    for name in memory[0]:
+        print(f"| {name} | " + " | ".join(f"{snapshot.get(name, float('nan')):.0f}" for snapshot in memory) + " |")
     print(f"\n## {3 * queue_size} requests at once straight at TorchServe (job_queue_size {queue_size})\n")
     print(f"- statuses {dict(burst_statuses)}; slowest answer {slowest * 1000:.0f} ms")
-    ok = (result.sent == result.answered and not any(s >= 500 or s == 0 for s in result.statuses)
-          and result.mismatches == 0)
+    ok = all(result.sent == result.answered and not any(s >= 500 or s == 0 for s in result.statuses)
+             and result.mismatches == 0 for result in results)
     raise SystemExit(0 if ok else 1)
 
 

@@ -12,9 +12,10 @@ from waitress.server import BaseWSGIServer
 from web.app import create_app
 
 
-def make_server(app: Flask) -> BaseWSGIServer:
-    """A production WSGI server (never Flask's development server) on the configured address."""
-    return create_server(app, host=app.config["WEB_HOST"], port=app.config["WEB_PORT"],
+def make_server(app: Flask, port: int | None = None) -> BaseWSGIServer:
+    """A production WSGI server (never Flask's development server) on the configured address;
+    ``port`` 0 picks a free one."""
+    return create_server(app, host=app.config["WEB_HOST"], port=app.config["WEB_PORT"] if port is None else port,
                          threads=app.config["WEB_THREADS"])
 
 

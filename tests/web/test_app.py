@@ -7,13 +7,16 @@ import http.server
 import io
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from serving.canvas_png import canvas_png
 from serving.torchserve import free_ports
 from tests.mnist_samples import one_of_each_digit
 from web.app import SECURITY_HEADERS, create_app
+from web.serve import make_server
 
 pytestmark = pytest.mark.torchserve
 
@@ -137,3 +140,31 @@ def test_upstream_5xx_gives_503_without_details():
     assert response.status_code == 503 and "HTTP 500" in response.get_json()["error"]
     assert client.get("/healthz").status_code == 503
     server.shutdown()
+
+
+def test_a_slow_upstream_does_not_exhaust_the_web_servers_threads():
+    """Three times more slow requests than waitress has threads: each times out with 504, and the
+    page still answers meanwhile, because the timeout gives every thread back."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowUpstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{upstream.server_address[1]}"
+    app = create_app({"TORCHSERVE_INFERENCE_URL": url, "TORCHSERVE_MANAGEMENT_URL": url,
+                      "REQUEST_TIMEOUT_S": 0.5, "WEB_THREADS": 4})
+    server = make_server(app, port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    web = f"http://127.0.0.1:{server.effective_port}"
+
+    def slow_predict(_):
+        return requests.post(f"{web}/predict", data=THREE, headers={"Content-Type": "image/png"}, timeout=10)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(12) as pool:
+        pending = pool.map(slow_predict, range(12))
+        time.sleep(0.2)
+        page = requests.get(web + "/", timeout=5)
+        statuses = [response.status_code for response in pending]
+    assert page.status_code == 200
+    assert statuses == [504] * 12
+    assert time.monotonic() - started < 5  # 12 requests / 4 threads x 0.5 s, not 12 x 3 s
+    server.close()
+    upstream.shutdown()
