@@ -27,7 +27,7 @@ test-serving: $(SERVE_ENV)/.installed data
 data: $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
 
-train: $(TRAIN_ENV)/.installed data  ## the full training recipe (about 45 min on 2 cores); writes model_store/
+train: $(TRAIN_ENV)/.installed data  ## the full training recipe (about 40 min on 2 cores); writes model_store/
 	mkdir -p runs && $(TRAIN_PY) -m training.train --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR) 2>&1 | tee runs/train.log
 
 archive: $(SERVE_ENV)/.installed  ## build model_store/mnist.mar from the sources

@@ -21,7 +21,7 @@ def digit_augmentations() -> list:
     No flips (digits are not symmetric) and zero padding (MNIST's background), not reflection.
     """
     return aug_transforms(do_flip=False, max_rotate=15.0, min_zoom=0.9, max_zoom=1.1,
-                          max_lighting=0.2, max_warp=0.2, pad_mode=PadMode.Zeros)
+                          max_lighting=0.1, max_warp=0.1, pad_mode=PadMode.Zeros)
 
 
 class InMemoryDigits:

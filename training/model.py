@@ -45,7 +45,7 @@ class DigitResNet(nn.Module):
     """Stem, three residual stages (28, 14 and 7 pixels), global average pooling, one linear layer."""
 
     def __init__(self, widths: tuple[int, ...] = STAGE_WIDTHS, blocks: tuple[int, ...] = BLOCKS_PER_STAGE,
-                 stem_dropout: float = 0.05, head_dropout: float = 0.2):
+                 stem_dropout: float = 0.05, head_dropout: float = 0.1):
         super().__init__()
         self.register_buffer("mean", torch.tensor(MNIST_MEAN))
         self.register_buffer("std", torch.tensor(MNIST_STD))

@@ -50,7 +50,8 @@ Command: `{summary['command']}`
   (one affine/warp pass, zero padding, no flips).
 - `lr_find` (valley suggestion {summary['lr_max']:.2e}), then {summary['epochs']} epochs of
   one-cycle at that peak rate, then {summary['finetune_epochs']} epochs of fine-tuning from
-  {summary['finetune_lr']:.2e} with `ReduceLROnPlateau` (validation loss, patience 1, factor 3).
+  {summary['finetune_lr']:.2e} with `ReduceLROnPlateau` (validation loss, patience
+  {summary['plateau']['patience']}, factor {summary['plateau']['factor']:g}).
 - The checkpoint with the best validation accuracy over both phases is kept and exported.
 
 ![lr_find](lr_find.png)

@@ -35,6 +35,8 @@ from training.loaders import make_dataloaders  # noqa: E402
 from training.model import DigitResNet, count_macs, count_parameters  # noqa: E402
 from training.model_card import write_model_card  # noqa: E402
 
+PLATEAU_PATIENCE = 2   # epochs without a better validation loss before the rate is cut
+PLATEAU_FACTOR = 3.0   # the rate is divided by this
 QUICK_TRAIN_IMAGES = 512
 QUICK_TEST_IMAGES = 1000
 
@@ -49,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=20, help="one-cycle epochs (default 20)")
     parser.add_argument("--finetune-epochs", type=int, default=10,
                         help="fine-tuning epochs at a lower, plateau-reduced rate (default 10)")
-    parser.add_argument("--finetune-divisor", type=float, default=20.0,
-                        help="fine-tuning starts at the one-cycle peak rate divided by this (default 20)")
+    parser.add_argument("--finetune-divisor", type=float, default=10.0,
+                        help="fine-tuning starts at the one-cycle peak rate divided by this (default 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true",
@@ -62,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-path", type=Path, default=REPO_ROOT / "model_store" / "mnist_resnet.pt",
                         help="where the TorchScript file goes (default model_store/mnist_resnet.pt)")
     args = parser.parse_args(argv)
+    # fastai resolves file names against the Learner's path: relative folders would nest twice.
+    args.run_dir, args.report_dir, args.model_path = (p.resolve() for p in (args.run_dir, args.report_dir,
+                                                                            args.model_path))
     if args.quick:
         args.epochs, args.finetune_epochs = 1, 1
     return args
@@ -115,7 +120,8 @@ def main(argv: list[str] | None = None) -> dict:
                     path=args.run_dir, model_dir=".", cbs=[best])
 
     phase = time.perf_counter()
-    suggestion = learn.lr_find(num_it=20 if args.quick else 100, show_plot=True, suggest_funcs=[SuggestionMethod.Valley])
+    suggestion = learn.lr_find(num_it=20 if args.quick else 100, show_plot=True,
+                               suggest_funcs=[SuggestionMethod.Valley])
     plt.gcf().savefig(args.report_dir / "lr_find.png", dpi=100)
     plt.close("all")
     lr_max = float(suggestion.valley)
@@ -129,8 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     # fit() keeps the rate constant between epochs, so ReduceLROnPlateau's reductions stick;
     # under fit_one_cycle the schedule would overwrite them every batch.
     phase = time.perf_counter()
-    learn.fit(args.finetune_epochs, lr_max / args.finetune_divisor,
-              cbs=[CSVLogger(log_path, append=True), ReduceLROnPlateau(monitor="valid_loss", patience=1, factor=3)])
+    plateau = ReduceLROnPlateau(monitor="valid_loss", patience=PLATEAU_PATIENCE, factor=PLATEAU_FACTOR)
+    learn.fit(args.finetune_epochs, lr_max / args.finetune_divisor, cbs=[CSVLogger(log_path, append=True), plateau])
     timings[f"fine-tuning ({args.finetune_epochs} epochs)"] = time.perf_counter() - phase
     plot_history(log_path, args.epochs, args.report_dir / "training_curves.png")
 
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         "finetune_epochs": args.finetune_epochs,
         "lr_max": lr_max,
         "finetune_lr": lr_max / args.finetune_divisor,
+        "plateau": {"patience": PLATEAU_PATIENCE, "factor": PLATEAU_FACTOR},
         "seed": args.seed,
         "parameters": parameters,
         "macs": macs,

@@ -10,10 +10,11 @@ from training.export import reference_path
 from training.train import main
 
 
-def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path):
+def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative folders, as a person types them
     model_path = tmp_path / "model_store" / "mnist_resnet.pt"
-    summary = main(["--quick", "--run-dir", str(tmp_path / "run"), "--report-dir", str(tmp_path / "report"),
-                    "--model-path", str(model_path)])
+    summary = main(["--quick", "--run-dir", "run", "--report-dir", "report",
+                    "--model-path", "model_store/mnist_resnet.pt"])
     scripted = torch.jit.load(str(model_path))
     reference = torch.load(reference_path(model_path))
     assert torch.allclose(scripted(reference["pixels"]), reference["logits"], atol=1e-6)
