@@ -52,7 +52,7 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
 
-load-test: $(SERVE_ENV)/.installed data  ## 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
+load-test: $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
 	$(SERVE_PY) -m serving.load_test
 
 container-check:  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)

@@ -166,7 +166,7 @@ def main() -> None:
         print(f"- {result.answered / args.seconds:.0f} requests/s, p50 {result.percentile(50):.1f} ms, "
               f"p99 {result.percentile(99):.1f} ms\n")
     print("| process | RSS before (MB) | " + " | ".join(f"after round {i} (MB)" for i in range(1, len(results) + 1))
-          + " |\n|---" * (len(results) + 2) + "|")
+          + " |\n" + "|---" * (len(results) + 2) + "|")
     for name in memory[0]:
         print(f"| {name} | " + " | ".join(f"{snapshot.get(name, float('nan')):.0f}" for snapshot in memory) + " |")
     print(f"\n## {3 * queue_size} requests at once straight at TorchServe (job_queue_size {queue_size})\n")
