@@ -144,7 +144,7 @@ def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float
         instance = private_instance(Path(scratch), batching)
         start(instance)
         web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
-        direct_url = f"{instance.address('inference')}/predictions/{MODEL_NAME}"
+        direct_url = instance.predictions_url()
         try:
             results = {"batching": batching,
                        "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},

@@ -25,7 +25,6 @@ from urllib.parse import urlparse
 import psutil
 
 from serving.benchmark import sample_pngs, start_web_front
-from serving.settings import MODEL_NAME
 from serving.torchserve import private_instance, read_properties, running_pid, start, stop
 
 
@@ -143,7 +142,7 @@ def main() -> None:
         instance = private_instance(Path(scratch))
         start(instance)
         web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
-        direct_url = f"{instance.address('inference')}/predictions/{MODEL_NAME}"
+        direct_url = instance.predictions_url()
         try:
             expected = digits_at_rest(web_url, pngs)
             run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted

@@ -48,6 +48,9 @@ class Instance:
     def address(self, name: str) -> str:
         return read_properties(self.config)[f"{name}_address"]
 
+    def predictions_url(self) -> str:
+        return f"{self.address('inference')}/predictions/{MODEL_NAME}"
+
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(TMPDIR=str(self.run_dir / "tmp"), TEMP=str(self.run_dir / "tmp"),
@@ -109,15 +112,15 @@ def private_instance(run_dir: Path, batching: tuple[int, int] | None = None) -> 
     return Instance(run_dir, run_dir / "config.properties", run_dir / "model_store")
 
 
-def worker_states(instance: Instance) -> list[str]:
-    """Status of each worker of the model, as the management API reports it ([] if unreachable)."""
+def model_workers(instance: Instance) -> list[dict]:
+    """The model's workers (pid, status, ...) as the management API describes them; [] if unreachable."""
     url = f"{instance.address('management')}/models/{MODEL_NAME}"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             description = json.load(response)
     except (urllib.error.URLError, OSError, ValueError):
         return []
-    return [worker["status"] for model in description for worker in model.get("workers", [])]
+    return [worker for model in description for worker in model.get("workers", [])]
 
 
 def running_pid(instance: Instance) -> int | None:
@@ -149,7 +152,7 @@ def start(instance: Instance = DEFAULT_INSTANCE, timeout_s: float = START_TIMEOU
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         pid = running_pid(instance)
-        states = worker_states(instance)
+        states = [worker["status"] for worker in model_workers(instance)]
         if pid and states and all(state == "READY" for state in states):
             return pid
         if pid is None:  # the CLI wrote the pid file before returning: Java has died
@@ -195,13 +198,12 @@ def main() -> None:
     action = parser.parse_args().action
     if action == "start":
         pid = start()
-        print(f"TorchServe is READY (pid {pid}): inference at {DEFAULT_INSTANCE.address('inference')}"
-              f"/predictions/{MODEL_NAME}")
+        print(f"TorchServe is READY (pid {pid}): inference at {DEFAULT_INSTANCE.predictions_url()}")
     elif action == "stop":
         stop()
         print("TorchServe stopped")
     else:
-        print(json.dumps({"pid": running_pid(DEFAULT_INSTANCE), "workers": worker_states(DEFAULT_INSTANCE)}))
+        print(json.dumps({"pid": running_pid(DEFAULT_INSTANCE), "workers": model_workers(DEFAULT_INSTANCE)}))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,9 @@ import requests
 from PIL import Image
 
 from serving.canvas_png import canvas_png
-from serving.settings import MODEL_NAME
 from tests.mnist_samples import one_of_each_digit
 from tests.serving.test_preprocess import draw_seven, encode, png_header_only
-from web.app import create_app
+from tests.serving_helpers import web_app, worker_pids
 
 pytestmark = pytest.mark.torchserve
 
@@ -95,13 +94,7 @@ def send_to_web(client, how: str, payload):
 
 @pytest.fixture(scope="module")
 def web_client(torchserve):
-    return create_app({"TORCHSERVE_INFERENCE_URL": torchserve.address("inference"),
-                       "TORCHSERVE_MANAGEMENT_URL": torchserve.address("management")}).test_client()
-
-
-def worker_pids(torchserve) -> list[int]:
-    description = requests.get(f"{torchserve.address('management')}/models/{MODEL_NAME}", timeout=5).json()
-    return sorted(worker["pid"] for worker in description[0]["workers"])
+    return web_app(torchserve).test_client()
 
 
 def test_the_corpus_is_large_enough():
@@ -112,7 +105,7 @@ def test_the_corpus_is_large_enough():
 def test_directly_to_torchserve(torchserve, name):
     how, payload, status = CORPUS[name]
     pids = worker_pids(torchserve)
-    response = send_to_torchserve(f"{torchserve.address('inference')}/predictions/{MODEL_NAME}", how, payload)
+    response = send_to_torchserve(torchserve.predictions_url(), how, payload)
     assert response.status_code == status, response.text[:300]
     # TorchServe's frontend refuses a body over max_request_size before any handler, with no body.
     if response.content or status != 413:

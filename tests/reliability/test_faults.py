@@ -9,13 +9,11 @@ import threading
 import time
 
 import pytest
-import requests
 
 from serving.canvas_png import canvas_png
-from serving.settings import MODEL_NAME
-from serving.torchserve import private_instance, start, stop
+from serving.torchserve import model_workers, private_instance, start, stop
 from tests.mnist_samples import one_of_each_digit
-from web.app import create_app
+from tests.serving_helpers import web_app
 
 pytestmark = pytest.mark.torchserve
 
@@ -32,14 +30,7 @@ def own_torchserve(tmp_path):
 
 
 def web_client(instance, timeout_s: float = 5.0):
-    return create_app({"TORCHSERVE_INFERENCE_URL": instance.address("inference"),
-                       "TORCHSERVE_MANAGEMENT_URL": instance.address("management"),
-                       "REQUEST_TIMEOUT_S": timeout_s}).test_client()
-
-
-def workers(instance) -> list[dict]:
-    description = requests.get(f"{instance.address('management')}/models/{MODEL_NAME}", timeout=5).json()
-    return description[0]["workers"]
+    return web_app(instance, REQUEST_TIMEOUT_S=timeout_s).test_client()
 
 
 def test_stopping_torchserve_then_starting_it_again(own_torchserve):
@@ -75,13 +66,13 @@ def test_a_worker_killed_under_load_costs_only_its_requests_in_flight(own_torchs
     for thread in threads:
         thread.start()
     time.sleep(2.0)
-    victim = workers(own_torchserve)[0]["pid"]
+    victim = model_workers(own_torchserve)[0]["pid"]
     os.kill(victim, signal.SIGKILL)
     killed_at = time.monotonic()
 
     recovered_at = None
     while time.monotonic() - killed_at < WORKER_RECOVERY_S + 5:
-        current = workers(own_torchserve)
+        current = model_workers(own_torchserve)
         if len(current) == 2 and all(w["status"] == "READY" for w in current) and \
                 victim not in {w["pid"] for w in current}:
             recovered_at = time.monotonic()

@@ -7,7 +7,6 @@ import pytest
 
 from serving.benchmark import sample_pngs, start_web_front
 from serving.load_test import burst, digits_at_rest, run_load
-from serving.settings import MODEL_NAME
 from serving.torchserve import read_properties
 
 pytestmark = pytest.mark.torchserve
@@ -32,7 +31,6 @@ def test_32_clients_every_request_answered_the_same_as_at_rest(web_url):
 
 def test_a_burst_over_the_job_queue_gets_quick_503s_not_a_hang(torchserve):
     queue_size = int(read_properties(torchserve.config)["job_queue_size"])
-    statuses, slowest_s = burst(f"{torchserve.address('inference')}/predictions/{MODEL_NAME}",
-                                sample_pngs(1)[0], 3 * queue_size)
+    statuses, slowest_s = burst(torchserve.predictions_url(), sample_pngs(1)[0], 3 * queue_size)
     assert set(statuses) <= {200, 503} and statuses[503] > 0 and statuses[200] > 0, statuses
     assert slowest_s < 10

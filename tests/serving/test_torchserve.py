@@ -12,33 +12,25 @@ import requests
 import torch
 
 from serving.canvas_png import canvas_png
-from serving.settings import MODEL_NAME, SERIALIZED_MODEL
-from serving.torchserve import worker_states
+from serving.settings import SERIALIZED_MODEL
+from serving.torchserve import model_workers
 from tests.mnist_samples import mnist_test_set, one_of_each_digit
 from tests.serving.test_preprocess import png_header_only
+from tests.serving_helpers import worker_pids
 
 pytestmark = pytest.mark.torchserve
-
-
-def predict_url(torchserve) -> str:
-    return f"{torchserve.address('inference')}/predictions/{MODEL_NAME}"
-
-
-def worker_pids(torchserve) -> list[int]:
-    description = requests.get(f"{torchserve.address('management')}/models/{MODEL_NAME}", timeout=5).json()
-    return sorted(worker["pid"] for worker in description[0]["workers"])
 
 
 SEVEN = canvas_png(one_of_each_digit()[7][1], box=160, top=90, left=30)
 
 
 def test_workers_are_ready(torchserve):
-    states = worker_states(torchserve)
+    states = [worker["status"] for worker in model_workers(torchserve)]
     assert states and all(state == "READY" for state in states)
 
 
 def test_every_way_of_sending_the_png_gives_the_same_answer(torchserve):
-    url = predict_url(torchserve)
+    url = torchserve.predictions_url()
     encoded = base64.b64encode(SEVEN).decode()
     responses = [
         requests.post(url, data=SEVEN, headers={"Content-Type": "image/png"}, timeout=10),
@@ -55,7 +47,7 @@ def test_every_way_of_sending_the_png_gives_the_same_answer(torchserve):
 
 
 def test_preview_on_request(torchserve):
-    url = predict_url(torchserve)
+    url = torchserve.predictions_url()
     as_form = requests.post(url, files={"data": SEVEN}, data={"preview": "true"}, timeout=10).json()
     as_json = requests.post(url, json={"image": base64.b64encode(SEVEN).decode(), "preview": True}, timeout=10).json()
     assert as_form["preview"].startswith("data:image/png;base64,")
@@ -65,7 +57,7 @@ def test_preview_on_request(torchserve):
 @pytest.mark.parametrize("digit, image", one_of_each_digit(), ids=[str(d) for d in range(10)])
 def test_all_ten_digits_drawn_on_a_canvas(torchserve, digit, image):
     png = canvas_png(image, box=110 + 10 * digit, top=8 * digit, left=100 - 9 * digit)
-    answer = requests.post(predict_url(torchserve), data=png, timeout=10).json()
+    answer = requests.post(torchserve.predictions_url(), data=png, timeout=10).json()
     assert answer["digit"] == digit, answer
 
 
@@ -83,7 +75,7 @@ BAD_INPUTS = {
 def test_bad_input_gets_a_json_4xx_and_the_workers_survive(torchserve, name):
     data, status = BAD_INPUTS[name]
     pids = worker_pids(torchserve)
-    response = requests.post(predict_url(torchserve), data=data, headers={"Content-Type": "image/png"},
+    response = requests.post(torchserve.predictions_url(), data=data, headers={"Content-Type": "image/png"},
                              timeout=10)
     assert response.status_code == status, response.text
     assert "error" in response.json() or "message" in response.json()
@@ -92,7 +84,7 @@ def test_bad_input_gets_a_json_4xx_and_the_workers_survive(torchserve, name):
 
 def test_a_request_over_max_request_size_is_refused_by_the_frontend(torchserve):
     pids = worker_pids(torchserve)
-    response = requests.post(predict_url(torchserve), data=b"\0" * (4 * 1024 * 1024), timeout=10)
+    response = requests.post(torchserve.predictions_url(), data=b"\0" * (4 * 1024 * 1024), timeout=10)
     assert response.status_code == 413
     assert worker_pids(torchserve) == pids
 
@@ -107,7 +99,7 @@ def test_a_concurrent_mix_of_good_and_bad_requests(torchserve):
         jobs.append((digit, canvas_png(image)) if index % 3 else (None, b"garbage" * index))
 
     def send(job):
-        return job[0], requests.post(predict_url(torchserve), data=job[1], timeout=30)
+        return job[0], requests.post(torchserve.predictions_url(), data=job[1], timeout=30)
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(send, jobs))
@@ -133,7 +125,7 @@ def test_accuracy_through_the_whole_serving_path(torchserve):
         box = int(rng.integers(120, 240))
         top, left = (int(v) for v in rng.integers(0, 280 - box, size=2))
         png = canvas_png(images[index], box=box, top=top, left=left)
-        return json.loads(requests.post(predict_url(torchserve), data=png, timeout=30).text)["digit"]
+        return json.loads(requests.post(torchserve.predictions_url(), data=png, timeout=30).text)["digit"]
 
     with ThreadPoolExecutor(8) as pool:
         served = np.array(list(pool.map(send, range(count))))

@@ -15,6 +15,7 @@ import requests
 from serving.canvas_png import canvas_png
 from serving.torchserve import free_ports
 from tests.mnist_samples import one_of_each_digit
+from tests.serving_helpers import web_app
 from web.app import SECURITY_HEADERS, create_app
 from web.serve import make_server
 
@@ -25,19 +26,16 @@ THREE = canvas_png(one_of_each_digit()[3][1], box=150, top=30, left=110)
 
 @pytest.fixture(scope="module")
 def client(torchserve):
-    app = create_app({"TORCHSERVE_INFERENCE_URL": torchserve.address("inference"),
-                      "TORCHSERVE_MANAGEMENT_URL": torchserve.address("management")})
-    return app.test_client()
+    return web_app(torchserve).test_client()
 
 
-def upstream_client(handler_class, timeout_s: float = 1.0):
+def upstream_app(handler_class, **overrides):
     """A web app whose 'TorchServe' is a small local HTTP server behaving as ``handler_class`` says."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    app = create_app({"TORCHSERVE_INFERENCE_URL": url, "TORCHSERVE_MANAGEMENT_URL": url,
-                      "REQUEST_TIMEOUT_S": timeout_s})
-    return server, app.test_client()
+    app = create_app({"TORCHSERVE_INFERENCE_URL": url, "TORCHSERVE_MANAGEMENT_URL": url, **overrides})
+    return server, app
 
 
 @pytest.mark.parametrize("form", ["multipart", "raw png", "json data url", "json base64"])
@@ -126,7 +124,8 @@ class FailingUpstream(SlowUpstream):
 
 
 def test_slow_upstream_gives_504_within_the_timeout():
-    server, client = upstream_client(SlowUpstream, timeout_s=0.5)
+    server, app = upstream_app(SlowUpstream, REQUEST_TIMEOUT_S=0.5)
+    client = app.test_client()
     started = time.monotonic()
     response = client.post("/predict", data=THREE, content_type="image/png")
     assert response.status_code == 504 and "did not answer within 0.5 s" in response.get_json()["error"]
@@ -135,7 +134,8 @@ def test_slow_upstream_gives_504_within_the_timeout():
 
 
 def test_upstream_5xx_gives_503_without_details():
-    server, client = upstream_client(FailingUpstream)
+    server, app = upstream_app(FailingUpstream, REQUEST_TIMEOUT_S=1.0)
+    client = app.test_client()
     response = client.post("/predict", data=THREE, content_type="image/png")
     assert response.status_code == 503 and "HTTP 500" in response.get_json()["error"]
     assert client.get("/healthz").status_code == 503
@@ -145,11 +145,7 @@ def test_upstream_5xx_gives_503_without_details():
 def test_a_slow_upstream_does_not_exhaust_the_web_servers_threads():
     """Three times more slow requests than waitress has threads: each times out with 504, and the
     page still answers meanwhile, because the timeout gives every thread back."""
-    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowUpstream)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{upstream.server_address[1]}"
-    app = create_app({"TORCHSERVE_INFERENCE_URL": url, "TORCHSERVE_MANAGEMENT_URL": url,
-                      "REQUEST_TIMEOUT_S": 0.5, "WEB_THREADS": 4})
+    upstream, app = upstream_app(SlowUpstream, REQUEST_TIMEOUT_S=0.5, WEB_THREADS=4)
     server = make_server(app, port=0)
     threading.Thread(target=server.run, daemon=True).start()
     web = f"http://127.0.0.1:{server.effective_port}"

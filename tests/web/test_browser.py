@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 from waitress import create_server
 
 from serving.settings import REPO_ROOT
-from web.app import create_app
+from tests.serving_helpers import web_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.torchserve]
 
@@ -27,9 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def app_url(torchserve):
-    app = create_app({"TORCHSERVE_INFERENCE_URL": torchserve.address("inference"),
-                      "TORCHSERVE_MANAGEMENT_URL": torchserve.address("management")})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(web_app(torchserve), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}/"
