@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,11 +27,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from serving.canvas_png import canvas_png
-from serving.settings import (HANDLER_DIR, MODEL_NAME, MODEL_VERSION, REPO_ROOT, SERIALIZED_MODEL,
-                              TORCHSERVE_CONFIG)
-from serving.torchserve import free_ports, private_instance, read_properties, start, stop
-from training.data import load_mnist
+from serving.loadgen import percentile, post, sample_pngs, start_web_front
+from serving.settings import HANDLER_DIR, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
+from serving.torchserve import private_instance, read_properties, start, stop
 
 sys.path.insert(0, str(HANDLER_DIR))
 from mnist_preprocess import image_to_tensor  # noqa: E402
@@ -54,13 +51,7 @@ class Figures:
         return self.requests / self.seconds
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
-def sample_pngs(count: int = 64) -> list[bytes]:
-    images = load_mnist().test_images.numpy()
-    return [canvas_png(images[i], box=140 + i % 60, top=10 + i % 50, left=100 - i % 70) for i in range(count)]
+        return percentile(self.latencies_ms, q)
 
 
 def in_process_floor(pngs: list[bytes], repeats: int = 500) -> Figures:
@@ -77,12 +68,11 @@ def in_process_floor(pngs: list[bytes], repeats: int = 500) -> Figures:
 
 
 def post_png(connection: http.client.HTTPConnection, path: str, png: bytes) -> float:
+    """Milliseconds for one answered prediction; anything but a 200 spoils the measurement."""
     started = time.perf_counter()
-    connection.request("POST", path, body=png, headers={"Content-Type": "image/png"})
-    response = connection.getresponse()
-    body = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"HTTP {response.status}: {body[:200]!r}")
+    status, body = post(connection, path, png)
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: {body}")
     return (time.perf_counter() - started) * 1000
 
 
@@ -121,29 +111,11 @@ def concurrent(url: str, pngs: list[bytes], clients: int, seconds: float) -> Fig
     return Figures(len(latencies), time.perf_counter() - started, latencies)
 
 
-def start_web_front(inference_url: str, management_url: str) -> tuple[subprocess.Popen, str]:
-    port = free_ports(1)[0]
-    env = dict(os.environ, TORCHSERVE_INFERENCE_URL=inference_url, TORCHSERVE_MANAGEMENT_URL=management_url,
-               WEB_PORT=str(port))
-    # waitress warns on stderr whenever its task queue grows, which load makes it do on purpose.
-    process = subprocess.Popen([sys.executable, "-m", "web.serve"], env=env, cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    return process, f"http://127.0.0.1:{port}/predict"
-
-
 def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         instance = private_instance(Path(scratch), batching)
         start(instance)
-        web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
+        web, web_url = start_web_front(instance)
         direct_url = instance.predictions_url()
         try:
             results = {"batching": batching,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import tempfile
 import threading
 import time
@@ -24,7 +23,7 @@ from urllib.parse import urlparse
 
 import psutil
 
-from serving.benchmark import sample_pngs, start_web_front
+from serving.loadgen import percentile, post, sample_pngs, start_web_front
 from serving.torchserve import private_instance, read_properties, running_pid, start, stop
 
 
@@ -37,18 +36,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
-
-
-def post(connection: http.client.HTTPConnection, path: str, png: bytes) -> tuple[int, dict]:
-    connection.request("POST", path, body=png, headers={"Content-Type": "image/png"})
-    response = connection.getresponse()
-    body = response.read()
-    try:
-        return response.status, json.loads(body) if body else {}
-    except ValueError:
-        return response.status, {}
+        return percentile(self.latencies_ms, q)
 
 
 def digits_at_rest(url: str, pngs: list[bytes]) -> list[int]:
@@ -141,7 +129,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         instance = private_instance(Path(scratch))
         start(instance)
-        web, web_url = start_web_front(instance.address("inference"), instance.address("management"))
+        web, web_url = start_web_front(instance)
         direct_url = instance.predictions_url()
         try:
             expected = digits_at_rest(web_url, pngs)

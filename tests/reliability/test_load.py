@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.benchmark import sample_pngs, start_web_front
+from serving.loadgen import sample_pngs, start_web_front
 from serving.load_test import burst, digits_at_rest, run_load
 from serving.torchserve import read_properties
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.torchserve
 
 @pytest.fixture(scope="module")
 def web_url(torchserve):
-    web, url = start_web_front(torchserve.address("inference"), torchserve.address("management"))
+    web, url = start_web_front(torchserve)
     yield url
     web.terminate()
     web.wait()
