@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from training.model import NUM_CLASSES  # noqa: E402
+from training.model import NUM_DIGITS  # noqa: E402
 
 
 @dataclass
@@ -21,11 +21,11 @@ class Evaluation:
     accuracy: float
     per_class_accuracy: list[float]
     confusion: torch.Tensor  # (10, 10): rows true digit, columns predicted digit
-    predictions: torch.Tensor
+    predictions: torch.Tensor  # the most likely digit, whatever the "not a digit" column says
 
 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for (N, 28, 28) uint8 images."""
+    """The model's (N, 11) outputs for (N, 28, 28) uint8 images."""
     model.eval()
     with torch.inference_mode():
         return torch.cat([model(images[i:i + batch_size].unsqueeze(1).float() / 255)
@@ -33,8 +33,8 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    predictions = predict(model, images).argmax(dim=1)
-    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
+    predictions = predict(model, images)[:, :NUM_DIGITS].argmax(dim=1)
+    confusion = torch.zeros(NUM_DIGITS, NUM_DIGITS, dtype=torch.long)
     confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)
     per_class = (confusion.diag().float() / confusion.sum(dim=1).clamp(min=1)).tolist()
     accuracy = (predictions == labels).float().mean().item()
@@ -49,7 +49,7 @@ def plot_confusion(evaluation: Evaluation, path: Path) -> None:
         if value:
             ax.text(col, row, str(value), ha="center", va="center", fontsize=8,
                     color="white" if row == col else "black")
-    ax.set(xticks=range(NUM_CLASSES), yticks=range(NUM_CLASSES), xlabel="predicted", ylabel="true",
+    ax.set(xticks=range(NUM_DIGITS), yticks=range(NUM_DIGITS), xlabel="predicted", ylabel="true",
            title=f"MNIST test confusion matrix (accuracy {evaluation.accuracy:.2%})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -25,10 +25,16 @@ def digit_augmentations() -> list:
 
 
 class InMemoryDigits:
-    """Images (N, 28, 28) uint8 and labels (N,); items are just indices, batches are slices."""
+    """Renderings (V, N, 28, 28) uint8 of N images and labels (N,); items are indices, batches slices.
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, split_idx: int):
-        self.images, self.labels, self.split_idx = images, labels, split_idx
+    Each time an image is drawn into a batch, one of its V renderings is picked at random with
+    ``rendering_weights`` (the MNIST scan, its canvas pen-stroke redrawing, ...).
+    """
+
+    def __init__(self, renderings: torch.Tensor, labels: torch.Tensor, split_idx: int,
+                 rendering_weights: tuple[float, ...] = (1.0,)):
+        self.renderings, self.labels, self.split_idx = renderings, labels, split_idx
+        self.rendering_weights = torch.tensor(rendering_weights)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -38,7 +44,8 @@ class InMemoryDigits:
 
     def batch(self, indices: list[int]) -> tuple[TensorImage, TensorCategory]:
         index = torch.as_tensor(indices)
-        pixels = self.images[index].unsqueeze(1).float().div_(255)
+        rendering = torch.multinomial(self.rendering_weights, len(index), replacement=True)
+        pixels = self.renderings[rendering, index].unsqueeze(1).float().div_(255)
         return TensorImage(pixels), TensorCategory(self.labels[index])
 
 
@@ -50,10 +57,11 @@ class BatchSlicingDL(TfmdDL):
         return batch
 
 
-def make_dataloaders(images: torch.Tensor, labels: torch.Tensor, train_index: torch.Tensor,
-                     valid_index: torch.Tensor, batch_size: int) -> DataLoaders:
-    train = InMemoryDigits(images[train_index], labels[train_index], TRAIN_SPLIT)
-    valid = InMemoryDigits(images[valid_index], labels[valid_index], VALID_SPLIT)
+def make_dataloaders(train_renderings: torch.Tensor, train_labels: torch.Tensor, rendering_weights: tuple[float, ...],
+                     valid_images: torch.Tensor, valid_labels: torch.Tensor, batch_size: int) -> DataLoaders:
+    """Training batches mix the renderings of each image; validation is one fixed set of images."""
+    train = InMemoryDigits(train_renderings, train_labels, TRAIN_SPLIT, rendering_weights)
+    valid = InMemoryDigits(valid_images.unsqueeze(0), valid_labels, VALID_SPLIT)
     common = dict(num_workers=0, after_batch=digit_augmentations())
     return DataLoaders(
         BatchSlicingDL(train, bs=batch_size, shuffle=True, drop_last=True, **common),

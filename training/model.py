@@ -11,7 +11,9 @@ from torch import nn
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
-NUM_CLASSES = 10
+NUM_DIGITS = 10
+NOT_A_DIGIT = NUM_DIGITS  # the eleventh class: a drawing that is not a digit
+NUM_CLASSES = NUM_DIGITS + 1
 STAGE_WIDTHS = (32, 64, 128)
 BLOCKS_PER_STAGE = (1, 1, 1)
 
@@ -71,9 +73,33 @@ class DigitResNet(nn.Module):
         )
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``pixels``: (N, 1, 28, 28) in [0, 1], ink light on dark as in MNIST. Returns logits."""
+        """``pixels``: (N, 1, 28, 28) in [0, 1], ink light on dark as in MNIST. Returns (N, 11) logits."""
         x = (pixels - self.mean) / self.std
         return self.head(self.stages(self.stem(x)))
+
+
+class CalibratedDigitModel(nn.Module):
+    """The trained network with its temperature and its "not a digit" threshold baked in.
+
+    This is the module exported to TorchScript and served. Output (N, 11): the ten digits'
+    calibrated probabilities (summing to one), then the probability that the drawing is not a
+    digit; a drawing is a digit when that last column is below ``non_digit_threshold``.
+    """
+
+    __constants__ = ["num_digits"]
+
+    def __init__(self, network: nn.Module, temperature: float, non_digit_threshold: float):
+        super().__init__()
+        self.num_digits = NUM_DIGITS
+        self.network = network
+        self.register_buffer("temperature", torch.tensor(temperature))
+        self.register_buffer("non_digit_threshold", torch.tensor(non_digit_threshold))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        logits = self.network(pixels) / self.temperature
+        digits = torch.softmax(logits[:, :self.num_digits], dim=1)
+        not_a_digit = torch.softmax(logits, dim=1)[:, self.num_digits:]
+        return torch.cat([digits, not_a_digit], dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:

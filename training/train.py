@@ -16,6 +16,7 @@ from pathlib import Path
 
 import fastai
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -28,17 +29,31 @@ from fastai.losses import LabelSmoothingCrossEntropyFlat  # noqa: E402
 from fastai.metrics import accuracy  # noqa: E402
 from fastai.torch_core import set_seed  # noqa: E402
 
+from training.calibration import (choose_threshold, digit_probabilities, expected_calibration_error,  # noqa: E402
+                                  fit_temperature, non_digit_probability, plot_non_digit_tradeoff,
+                                  plot_reliability)
+from training.canvas_render import canvas_variants  # noqa: E402
 from training.data import REPO_ROOT, load_mnist  # noqa: E402
-from training.evaluate import evaluate, plot_confusion, plot_misclassified  # noqa: E402
+from training.evaluate import evaluate, plot_confusion, plot_misclassified, predict  # noqa: E402
 from training.export import export_torchscript, sha256_of  # noqa: E402
 from training.loaders import make_dataloaders  # noqa: E402
-from training.model import DigitResNet, count_macs, count_parameters  # noqa: E402
+from training.model import (NOT_A_DIGIT, CalibratedDigitModel, DigitResNet, count_macs,  # noqa: E402
+                            count_parameters)
 from training.model_card import write_model_card  # noqa: E402
+from training.non_digits import non_digits  # noqa: E402
 
 PLATEAU_PATIENCE = 2   # epochs without a better validation loss before the rate is cut
 PLATEAU_FACTOR = 3.0   # the rate is divided by this
 QUICK_TRAIN_IMAGES = 512
 QUICK_TEST_IMAGES = 1000
+# How often a training digit is drawn as its MNIST scan, its pen-stroke redrawing, or reweighted.
+RENDERING_WEIGHTS = (0.4, 0.4, 0.2)
+# Generated non-digits per split, each split from its own seed; "report" is held out from everything.
+NON_DIGITS = {"train": (5000, 1), "valid": (1000, 2), "report": (2000, 3)}
+QUICK_NON_DIGITS = {"train": (64, 1), "valid": (64, 2), "report": (64, 3)}
+# Share of the validation digits that the "not a digit" threshold may flag (the target is 0.5%).
+FLAGGED_DIGIT_BUDGET = 0.002
+RENDERING_SEEDS = {"train": 10, "valid": 11, "test": 12}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -106,7 +121,27 @@ def main(argv: list[str] | None = None) -> dict:
     timings["load and verify data"] = time.perf_counter() - started
     print(f"data: {len(train_index)} training, {len(valid_index)} validation, {len(test_labels)} test images")
 
-    dls = make_dataloaders(mnist.train_images, mnist.train_labels, train_index, valid_index, args.batch_size)
+    phase = time.perf_counter()
+    train_digits, valid_digits = mnist.train_images[train_index].numpy(), mnist.train_images[valid_index].numpy()
+    train_strokes, train_reweighted = canvas_variants(train_digits, RENDERING_SEEDS["train"])
+    valid_strokes, _ = canvas_variants(valid_digits, RENDERING_SEEDS["valid"])
+    drawn = {split: non_digits(count, seed)
+             for split, (count, seed) in (QUICK_NON_DIGITS if args.quick else NON_DIGITS).items()}
+    timings["canvas renderings and non-digits"] = time.perf_counter() - phase
+    print(f"rendered {2 * len(train_digits) + len(valid_digits)} canvas digits and "
+          f"{sum(len(d) for d in drawn.values())} non-digits")
+
+    not_a_digit = {split: torch.full((len(d),), NOT_A_DIGIT, dtype=torch.long) for split, d in drawn.items()}
+    train_renderings = torch.from_numpy(np.stack([np.concatenate([rendering, drawn["train"]])
+                                                  for rendering in (train_digits, train_strokes, train_reweighted)]))
+    train_labels = torch.cat([mnist.train_labels[train_index], not_a_digit["train"]])
+    valid_labels = mnist.train_labels[valid_index]
+    # Validation holds the MNIST scans, their canvas redrawing and non-digits: the checkpoint kept
+    # is the one best at all three.
+    valid_set = torch.from_numpy(np.concatenate([valid_digits, valid_strokes, drawn["valid"]]))
+    valid_set_labels = torch.cat([valid_labels, valid_labels, not_a_digit["valid"]])
+    dls = make_dataloaders(train_renderings, train_labels, RENDERING_WEIGHTS, valid_set, valid_set_labels,
+                           args.batch_size)
     model = DigitResNet()
     parameters, macs = count_parameters(model), count_macs(model)
     print(f"model: {parameters:,} parameters, {macs / 1e6:.1f} M multiply-accumulates per image")
@@ -141,16 +176,54 @@ def main(argv: list[str] | None = None) -> dict:
     plot_history(log_path, args.epochs, args.report_dir / "training_curves.png")
 
     phase = time.perf_counter()
-    model = learn.model.cpu()
-    validation = evaluate(model, mnist.train_images[valid_index], mnist.train_labels[valid_index])
-    result = evaluate(model, test_images, test_labels)
-    plot_confusion(result, args.report_dir / "confusion_matrix.png")
-    plot_misclassified(result, test_images, test_labels, args.report_dir / "misclassified.png")
-    timings["evaluation"] = time.perf_counter() - phase
-    print(f"best validation accuracy {validation.accuracy:.4%}; test accuracy {result.accuracy:.4%}")
+    network = learn.model.cpu().eval().to(memory_format=torch.contiguous_format)
+    calibration_images = torch.from_numpy(np.concatenate([valid_digits, valid_strokes]))
+    calibration_labels = torch.cat([valid_labels, valid_labels])
+    calibration_logits = predict(network, calibration_images)
+    temperature = fit_temperature(calibration_logits, calibration_labels)
+    digit_scores = non_digit_probability(calibration_logits, temperature)
+    non_digit_scores = non_digit_probability(predict(network, torch.from_numpy(drawn["valid"])), temperature)
+    threshold = choose_threshold(digit_scores, FLAGGED_DIGIT_BUDGET)
+    plot_non_digit_tradeoff(digit_scores, non_digit_scores, threshold, args.report_dir / "non_digit_tradeoff.png")
+    served = CalibratedDigitModel(network, temperature, threshold).eval()
+    timings["calibration"] = time.perf_counter() - phase
+    print(f"temperature {temperature:.3f}; not-a-digit threshold {threshold:.4g}")
 
     phase = time.perf_counter()
-    difference = export_torchscript(model, args.model_path, test_images)
+    test_strokes, _ = canvas_variants(test_images.numpy(), RENDERING_SEEDS["test"])
+    test_strokes = torch.from_numpy(test_strokes)
+    valid_strokes = torch.from_numpy(valid_strokes)
+    validation = evaluate(served, mnist.train_images[valid_index], valid_labels)
+    result = evaluate(served, test_images, test_labels)
+    canvas_result = evaluate(served, test_strokes, test_labels)
+    plot_confusion(result, args.report_dir / "confusion_matrix.png")
+    plot_misclassified(result, test_images, test_labels, args.report_dir / "misclassified.png")
+    test_logits, canvas_logits = predict(network, test_images), predict(network, valid_strokes)
+    reliability = {
+        "MNIST test, before": (digit_probabilities(test_logits), test_labels),
+        "MNIST test, calibrated": (digit_probabilities(test_logits, temperature), test_labels),
+        "canvas-style validation, before": (digit_probabilities(canvas_logits), valid_labels),
+        "canvas-style validation, calibrated": (digit_probabilities(canvas_logits, temperature), valid_labels),
+    }
+    plot_reliability(reliability, args.report_dir / "reliability.png")
+    ece = {name: expected_calibration_error(*pair) for name, pair in reliability.items()}
+
+    def flagged_share(images: torch.Tensor) -> float:
+        return float((predict(served, images)[:, NOT_A_DIGIT] >= threshold).float().mean())
+
+    non_digit_figures = {
+        "held-out non-digits caught": flagged_share(torch.from_numpy(drawn["report"])),
+        "validation non-digits caught": float((non_digit_scores >= threshold).float().mean()),
+        "MNIST test digits flagged": flagged_share(test_images),
+        "canvas-style test digits flagged": flagged_share(test_strokes),
+    }
+    timings["evaluation"] = time.perf_counter() - phase
+    print(f"validation accuracy {validation.accuracy:.4%}; test accuracy {result.accuracy:.4%}; "
+          f"canvas-style test {canvas_result.accuracy:.4%}")
+    print(json.dumps({"ece": ece, "not_a_digit": non_digit_figures}, indent=2))
+
+    phase = time.perf_counter()
+    difference = export_torchscript(served, args.model_path, test_images)
     timings["TorchScript export"] = time.perf_counter() - phase
     timings["total"] = time.perf_counter() - started
 
@@ -172,6 +245,14 @@ def main(argv: list[str] | None = None) -> dict:
         "test_accuracy": result.accuracy,
         "test_errors": int((result.predictions != test_labels).sum()),
         "per_class_accuracy": result.per_class_accuracy,
+        "canvas_test_accuracy": canvas_result.accuracy,
+        "rendering_weights": RENDERING_WEIGHTS,
+        "non_digit_counts": {split: len(d) for split, d in drawn.items()},
+        "temperature": temperature,
+        "non_digit_threshold": threshold,
+        "flagged_digit_budget": FLAGGED_DIGIT_BUDGET,
+        "expected_calibration_error": ece,
+        "not_a_digit": non_digit_figures,
         "export_max_difference": difference,
         "model_file": args.model_path.name,
         "model_sha256": sha256_of(args.model_path),

@@ -9,7 +9,7 @@ from training.model import DigitResNet, ResidualBlock, count_macs, count_paramet
 
 def test_output_shape_and_size():
     model = DigitResNet().eval()
-    assert model(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+    assert model(torch.rand(5, 1, 28, 28)).shape == (5, 11)
     assert 100_000 < count_parameters(model) < 1_000_000
     assert 10e6 < count_macs(model) < 60e6
 

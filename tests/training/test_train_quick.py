@@ -18,7 +18,7 @@ def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path, mon
     scripted = torch.jit.load(str(model_path))
     reference = torch.load(reference_path(model_path))
     assert torch.allclose(scripted(reference["pixels"]), reference["logits"], atol=1e-6)
-    assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 11)
     for name in ("lr_find.png", "training_curves.png", "confusion_matrix.png", "misclassified.png",
                  "MODEL_CARD.md", "metrics.json"):
         assert (tmp_path / "report" / name).stat().st_size > 0, name
