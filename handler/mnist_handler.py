@@ -6,6 +6,7 @@ and ``{"error": ...}`` while the others in the same batch are predicted as usual
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -14,6 +15,8 @@ from mnist_device import choose_device
 from ts.torch_handler.base_handler import BaseHandler
 
 JSON = "application/json"
+EXPLANATIONS_REFUSED = ("this model gives predictions only: POST the image to /predictions/mnist "
+                        "(/explanations is not available)")
 
 
 class MnistDigitHandler(BaseHandler):
@@ -27,6 +30,28 @@ class MnistDigitHandler(BaseHandler):
         model_path = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
         self.model = torch.jit.load(str(model_path), map_location=self.device).eval()
         self.initialized = True
+
+    def handle(self, data, context):
+        """Always a prediction, whatever headers the client sent.
+
+        BaseHandler.handle switches modes on request headers: a client's ``describe: True`` made it
+        answer 200 with the handler's description (null) instead of a prediction, and ``explain:
+        True``, which TorchServe sets on /explanations calls, reached an unimplemented get_insights.
+        """
+        self.context = context
+        started = time.time()
+        explanations = [position for position in range(len(data))
+                        if context.get_request_header(position, "explain") == "True"]
+        rows = [{} if position in explanations else row for position, row in enumerate(data)]
+        answers = self.postprocess(self.inference(self.preprocess(rows)))
+        self.refuse_explanations(answers, explanations)
+        context.metrics.add_time("HandlerTime", round((time.time() - started) * 1000, 2), None, "ms")
+        return answers
+
+    def refuse_explanations(self, answers: list, positions: list[int]) -> None:
+        for position in positions:
+            self.context.set_response_status(404, EXPLANATIONS_REFUSED, position)
+            answers[position] = {"error": EXPLANATIONS_REFUSED}
 
     def preprocess(self, data):
         return prepare_batch(data)

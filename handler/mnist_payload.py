@@ -37,7 +37,11 @@ def as_bytes(value) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, str):
-        return value.encode("utf-8", errors="surrogateescape")
+        try:
+            return value.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            raise BadInput("the text holds a lone UTF-16 surrogate (such as \\ud800), so it is neither "
+                           "base64 nor a data URL") from None
     raise BadInput(f"expected an image, base64 text or a data URL, got JSON {type(value).__name__}")
 
 
@@ -97,6 +101,8 @@ def parse_request(row: dict) -> ImageRequest:
             document = json.loads(raw)
         except (UnicodeDecodeError, ValueError):
             raise BadInput("the body starts like JSON but is not valid UTF-8 JSON") from None
+        except RecursionError:
+            raise BadInput("the JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}") from None
         image, json_preview = image_from_json(document)
         return ImageRequest(image, want_preview or json_preview)
     if not raw:

@@ -19,53 +19,101 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from mnist_container import check_structure
 from mnist_errors import BadInput
 
 MNIST_SIDE = 28
 DIGIT_BOX = 20
+# Limits of what a client may send, chosen for what drawings and phone photos need (docs/SECURITY.md):
+# a canvas PNG is 5-30 KB and a phone's 12-megapixel JPEG at ordinary quality 1.5-2 MB.
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
-MAX_PIXELS = 4096 * 4096
+# JPEG (and MPO, a phone's multi-picture JPEG) is decoded in draft mode at 1/2 to 1/8 scale, so
+# a 12-megapixel photo (4032x3024 either way up) costs little; the full-size coefficients of a
+# progressive JPEG still take 2 bytes per sample, which bounds this at about 75 MB.
+MAX_JPEG_PIXELS = 4096 * 3072
+# Every other format is decoded at full size: a 2048-pixel square holds any drawing canvas and a
+# phone's screenshot, at 4 bytes per pixel at most 17 MB.
+MAX_PIXELS = 2048 * 2048
+# Decoded images are reduced (averaging, by a whole factor) until the longer side is at most this:
+# a digit needs 20 pixels and a number of several digits a few hundred, and everything after
+# decoding works per pixel.
+MAX_WORKING_SIDE = 1024
 # Below this a side cannot hold a legible digit (MNIST's digits are 20 pixels tall).
 MIN_SIDE = 8
-ACCEPTED_FORMATS = {"PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"}
+ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF"}
+DRAFT_FORMATS = {"JPEG", "MPO"}
+# The pixel modes the steps after decoding can convert to grey and alpha; a decoder may produce
+# others (a CIELab TIFF gives "LAB", which Pillow cannot convert to grey).
+DECODED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV",
+                 "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# Image.reduce refuses these modes; each is first widened to one it takes, losing nothing.
+REDUCIBLE_AS = {"1": "L", "P": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
 # Ink below this fraction of full contrast is treated as background noise (JPEG artefacts, paper grain).
 INK_THRESHOLD = 0.1
+# Pillow decompresses PNG text and ICC chunks up to 64 MB in all by default; a digit needs none.
+PngImagePlugin.MAX_TEXT_MEMORY = 4 * 1024 * 1024
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Identify ``data`` and read its header, refusing a format or size a digit never comes in."""
+    check_structure(data)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise BadInput("not an image Pillow can read (expected PNG, JPEG, GIF, WebP, BMP or TIFF)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInput("the image's header declares too many pixels", status=413) from None
+    except Exception as error:  # noqa: BLE001 - whatever a parser raises on hostile bytes is bad input
+        raise BadInput(f"the image header is corrupt ({type(error).__name__}: {error})") from None
+    if image.format not in ACCEPTED_FORMATS:
+        raise BadInput(f"{image.format} images are not accepted (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise BadInput(f"the image is {width}x{height} pixels: too small to hold a digit "
+                       f"(at least {MIN_SIDE} pixels each way)")
+    limit = MAX_JPEG_PIXELS if image.format in DRAFT_FORMATS else MAX_PIXELS
+    if width * height > limit:
+        raise BadInput(f"the image is {width}x{height} pixels; the limit is {limit:,} pixels for {image.format}",
+                       status=413)
+    if image.mode not in DECODED_MODES:
+        raise BadInput(f"{image.format} images in {image.mode} colours are not accepted (use RGB or grey)")
+    return image
+
+
+def reduced_to_working_size(image: Image.Image) -> Image.Image:
+    factor = -(-max(image.size) // MAX_WORKING_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode in REDUCIBLE_AS:
+        image = image.convert(REDUCIBLE_AS[image.mode])
+    return image.reduce(factor)
 
 
 def decode_image(data: bytes) -> Image.Image:
-    """Open and fully decode ``data``, refusing what is too big before decoding any pixel."""
+    """Decode ``data`` within a bounded time and memory, whatever its structure.
+
+    Sizes and part counts are checked before any pixel is decoded; JPEG is decoded at the smallest
+    scale that keeps the working size; only the first frame of an animation is decoded.
+    """
     if not data:
         raise BadInput("the image is empty (0 bytes)")
     if len(data) > MAX_IMAGE_BYTES:
         raise BadInput(f"the image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,}", status=413)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = open_image(data)
         try:
-            image = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise BadInput("not an image Pillow can read (expected PNG, JPEG, GIF, WebP, BMP or TIFF)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise BadInput("the image's header declares too many pixels", status=413) from None
-        except (OSError, ValueError, SyntaxError) as error:
-            raise BadInput(f"the image header is corrupt ({error})") from None
-        if image.format not in ACCEPTED_FORMATS:
-            raise BadInput(f"{image.format} images are not accepted (expected PNG, JPEG, GIF, WebP, BMP or TIFF)")
-        width, height = image.size
-        if min(width, height) < MIN_SIDE:
-            raise BadInput(f"the image is {width}x{height} pixels: too small to hold a digit "
-                           f"(at least {MIN_SIDE} pixels each way)")
-        if width * height > MAX_PIXELS:
-            raise BadInput(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS:,} pixels", status=413)
-        try:
-            image.seek(0)  # the first frame of an animated GIF or WebP
+            if image.format in DRAFT_FORMATS:
+                image.draft(None, (MAX_WORKING_SIDE, MAX_WORKING_SIDE))
+            image.seek(0)  # the first frame of an animated GIF, PNG or WebP
             image.load()
+            return reduced_to_working_size(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise BadInput("the image decodes to too many pixels", status=413) from None
-        except (OSError, ValueError, SyntaxError, EOFError) as error:
-            raise BadInput(f"the image is corrupt or truncated ({error})") from None
-    return image
+        except Exception as error:  # noqa: BLE001 - Pillow raises struct.error, IndexError... on hostile bytes
+            raise BadInput(f"the image is corrupt or truncated ({type(error).__name__}: {error})") from None
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
