@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import re
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web.config import load_config
 from web.torchserve_client import TorchServeClient
@@ -24,27 +26,73 @@ SECURITY_HEADERS = {
 
 
 class BadUpload(Exception):
-    pass
+    """The request holds no image the web front can forward; ``status`` is the HTTP status to send."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+# What a urlencoded form body, or text, is made of; any other byte means the body is binary (an image).
+TEXT_BYTES = re.compile(rb"[\t\n\r\x20-\x7e]*")
+
+
+def image_from_form(body: bytes) -> bytes:
+    """The first file of a multipart form; a raw image mislabelled as multipart is taken as it is."""
+    try:
+        files = request.files
+    except RequestEntityTooLarge:
+        # werkzeug says only "too large" for both of its form limits; count the parts to say which.
+        boundary = request.mimetype_params.get("boundary", "").encode("latin-1", "replace")
+        parts = body.count(b"--" + boundary) - 1 if boundary else 0
+        if parts > request.max_form_parts:
+            raise BadUpload(f"the form has {parts:,} parts; the limit is {request.max_form_parts:,} "
+                            "(send the drawing as one file field named image)", 413) from None
+        raise BadUpload(f"a text field of the form is over {request.max_form_memory_size:,} bytes "
+                        "(send the image as a file field named image, not as text)", 413) from None
+    if files:
+        upload = files.get("image") or files.get("data") or next(iter(files.values()))
+        return upload.read()
+    if body and not TEXT_BYTES.fullmatch(body):
+        return body
+    raise BadUpload("the form has no file: send the drawing as a file field named image")
+
+
+def image_from_json(body: bytes) -> bytes:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadUpload('the body is not valid JSON: send {"image": "data:image/png;base64,..."}') from None
+    text = document.get("image") if isinstance(document, dict) else None
+    if not isinstance(text, str):
+        raise BadUpload('JSON must be {"image": "data:image/png;base64,..."}')
+    if text.startswith("data:"):
+        _, comma, text = text.partition(",")
+        if not comma:
+            raise BadUpload('the data URL has no comma: it must look like "data:image/png;base64,iVBOR..."')
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadUpload("the image in the JSON is not valid base64") from None
 
 
 def image_from_request() -> bytes:
-    """The image bytes from a multipart file, a raw image body, or JSON with a data URL / base64."""
-    if request.files:
-        upload = request.files.get("image") or request.files.get("data") or next(iter(request.files.values()))
-        return upload.read()
-    if request.is_json:
-        document = request.get_json(silent=True)
-        text = document.get("image") if isinstance(document, dict) else None
-        if not isinstance(text, str):
-            raise BadUpload('JSON must be {"image": "data:image/png;base64,..."}')
-        encoded = text.split(",", 1)[1] if text.startswith("data:") else text
-        try:
-            return base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadUpload("the image in the JSON is not valid base64") from None
-    if request.form:
-        raise BadUpload("the form has no file: send the drawing as a file field named image")
-    return request.get_data()
+    """The image bytes from a multipart file, JSON with a data URL / base64, or a raw body.
+
+    The body is read as bytes first, so no parser sees what it was not meant for: a raw image is
+    forwarded whatever its Content-Type says (curl --data-binary labels it urlencoded), and a
+    urlencoded form is refused without being parsed (a million empty fields cost nothing here).
+    """
+    body = request.get_data(cache=True)
+    if request.mimetype == "multipart/form-data":
+        return image_from_form(body)
+    binary = not TEXT_BYTES.fullmatch(body)
+    if body.lstrip()[:1] in (b"{", b"[") or (request.is_json and not binary):
+        return image_from_json(body)
+    if request.mimetype == "application/x-www-form-urlencoded" and not binary:
+        raise BadUpload("the form has no file: send the drawing as a multipart file field named image, "
+                        "or the image itself as the body (form fields are not read)")
+    return body
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -63,7 +111,7 @@ def create_app(config: dict | None = None) -> Flask:
         try:
             image = image_from_request()
         except BadUpload as error:
-            return jsonify(error=str(error)), 400
+            return jsonify(error=str(error)), error.status
         if not image:
             return jsonify(error="no image received: draw a digit first"), 400
         answer = client.predict(image)

@@ -25,6 +25,11 @@ DEFAULTS = {
     "WEB_PORT": 5000,
     # waitress worker threads: each waits on TorchServe for most of a request, so a few per core.
     "WEB_THREADS": 16,
+    # Open connections waitress keeps (its default, 100, let 120 idle sockets lock everyone out).
+    # An idle or slow connection holds no thread, only a few KB, until it has sent a whole request.
+    "WEB_CONNECTION_LIMIT": 1000,
+    # An idle connection is closed after this many seconds (waitress checks every 10 s).
+    "WEB_CHANNEL_TIMEOUT_S": 30,
 }
 
 

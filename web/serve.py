@@ -14,9 +14,16 @@ from web.app import create_app
 
 def make_server(app: Flask, port: int | None = None) -> BaseWSGIServer:
     """A production WSGI server (never Flask's development server) on the configured address;
-    ``port`` 0 picks a free one."""
+    ``port`` 0 picks a free one.
+
+    Idle and slow clients cost a connection each, never a thread; poll() instead of select(), whose
+    descriptor limit of 1024 is below the connection limit. A body over the upload limit is refused
+    by waitress itself, before it spools the rest to a temporary file.
+    """
     return create_server(app, host=app.config["WEB_HOST"], port=app.config["WEB_PORT"] if port is None else port,
-                         threads=app.config["WEB_THREADS"])
+                         threads=app.config["WEB_THREADS"], connection_limit=app.config["WEB_CONNECTION_LIMIT"],
+                         channel_timeout=app.config["WEB_CHANNEL_TIMEOUT_S"], cleanup_interval=10,
+                         asyncore_use_poll=True, max_request_body_size=app.config["MAX_UPLOAD_BYTES"])
 
 
 def main() -> None:
