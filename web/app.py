@@ -12,6 +12,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web.config import load_config
+from web.observability import install_observability
 from web.torchserve_client import TorchServeClient
 
 SECURITY_HEADERS = {
@@ -101,6 +102,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings, MAX_CONTENT_LENGTH=settings["MAX_UPLOAD_BYTES"])
     client = TorchServeClient(settings["TORCHSERVE_INFERENCE_URL"], settings["TORCHSERVE_MANAGEMENT_URL"],
                               settings["MODEL_NAME"], settings["REQUEST_TIMEOUT_S"], settings["WEB_THREADS"])
+    install_observability(app, client)
 
     @app.get("/")
     def page():

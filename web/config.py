@@ -23,6 +23,8 @@ DEFAULTS = {
     "MAX_UPLOAD_BYTES": int(_torchserve["max_request_size"]) - 16 * 1024,
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": 5000,
+    # The web front's Prometheus metrics, always on 127.0.0.1 (web/metrics.py, docs/MONITORING.md).
+    "WEB_METRICS_PORT": 5001,
     # waitress worker threads: each waits on TorchServe for most of a request, so a few per core.
     "WEB_THREADS": 16,
     # Open connections waitress keeps (its default, 100, let 120 idle sockets lock everyone out).

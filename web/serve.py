@@ -10,6 +10,8 @@ from waitress import create_server
 from waitress.server import BaseWSGIServer
 
 from web.app import create_app
+from web.metrics import serve_metrics
+from web.observability import log_requests_to_stderr
 
 
 def make_server(app: Flask, port: int | None = None) -> BaseWSGIServer:
@@ -27,8 +29,12 @@ def make_server(app: Flask, port: int | None = None) -> BaseWSGIServer:
 
 
 def main() -> None:
-    server = make_server(create_app())
-    print(f"web front on http://{server.effective_host}:{server.effective_port}/", flush=True)
+    app = create_app()
+    log_requests_to_stderr()
+    server = make_server(app)
+    metrics = serve_metrics(app.extensions["metrics"], app.config["WEB_METRICS_PORT"])
+    print(f"web front on http://{server.effective_host}:{server.effective_port}/, "
+          f"metrics on http://{metrics.server_address[0]}:{metrics.server_port}/metrics", flush=True)
     server.run()
 
 

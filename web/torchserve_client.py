@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,6 +17,14 @@ class Upstream:
     body: dict
 
 
+class CallObserver(Protocol):
+    """Told of every call (web/observability.py): headers to add, then how long it took and how it failed."""
+
+    def headers(self) -> dict[str, str]: ...
+
+    def record(self, call: str, seconds: float, error_kind: str | None) -> None: ...
+
+
 class TorchServeClient:
     def __init__(self, inference_url: str, management_url: str, model_name: str, timeout_s: float,
                  pool_size: int):
@@ -24,12 +34,13 @@ class TorchServeClient:
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
+        self.observer: CallObserver | None = None
 
     def predict(self, png: bytes) -> Upstream:
         """Forward the image; asks for the 28x28 preview so the page can show what the model saw."""
         try:
-            response = self.session.post(self.predict_url, files={"data": ("canvas.png", png, "image/png")},
-                                         data={"preview": "true"}, timeout=self.timeout_s)
+            response = self._send("predict", "POST", self.predict_url,
+                                  files={"data": ("canvas.png", png, "image/png")}, data={"preview": "true"})
         except requests.Timeout:
             return Upstream(504, {"error": f"the model server did not answer within {self.timeout_s:g} s"})
         except requests.RequestException:
@@ -52,7 +63,7 @@ class TorchServeClient:
     def health(self) -> Upstream:
         """200 when the model has at least one READY worker, else 503 with the reason."""
         try:
-            response = self.session.get(self.model_url, timeout=self.timeout_s)
+            response = self._send("health", "GET", self.model_url)
             response.raise_for_status()
             workers = [worker["status"] for model in response.json() for worker in model.get("workers", [])]
         except (requests.RequestException, ValueError, KeyError, TypeError):
@@ -62,3 +73,23 @@ class TorchServeClient:
             return Upstream(503, {"status": "unavailable", "reason": "the model has no READY worker",
                                   "workers": workers})
         return Upstream(200, {"status": "ok", "ready_workers": ready, "workers": len(workers)})
+
+    def _send(self, call: str, method: str, url: str, **kwargs) -> requests.Response:
+        """One request to TorchServe, reported to the observer as a timeout, unreachable, 5xx or fine."""
+        headers = self.observer.headers() if self.observer else {}
+        error_kind = None
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
+            if response.status_code >= 500:
+                error_kind = "5xx"
+            return response
+        except requests.Timeout:
+            error_kind = "timeout"
+            raise
+        except requests.RequestException:
+            error_kind = "unreachable"
+            raise
+        finally:
+            if self.observer:
+                self.observer.record(call, time.perf_counter() - started, error_kind)
