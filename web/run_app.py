@@ -3,21 +3,64 @@
     python -m web.run_app          (make run)
 
 Prints the URL, stops both on Ctrl-C or SIGTERM, and exits non-zero if TorchServe dies while the
-web front runs, so a container never looks up while it cannot answer.
+web front runs, so a container never looks up while it cannot answer. If a port it needs is taken,
+it says which in one line and exits with status 2 before starting anything.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
+from urllib.parse import urlsplit
 
-from serving.torchserve import DEFAULT_INSTANCE, running_pid, start, stop
+from flask import Flask
+
+from serving.torchserve import DEFAULT_INSTANCE, GRPC_PORT_KEYS, Instance, read_properties, running_pid, start, stop
 from web.app import create_app
+from web.metrics import METRICS_HOST, serve_metrics
+from web.observability import log_requests_to_stderr
 from web.serve import make_server
 
 WATCH_INTERVAL_S = 2.0
+PORT_TAKEN_EXIT_CODE = 2
+
+
+def listening_addresses(app: Flask, instance: Instance) -> dict[str, tuple[str, int]]:
+    """Every (host, port) that `make run` listens on, by what listens there."""
+    addresses = {"the web page": (app.config["WEB_HOST"], app.config["WEB_PORT"]),
+                 "the web front's metrics": (METRICS_HOST, app.config["WEB_METRICS_PORT"])}
+    properties = read_properties(instance.config)
+    for api in ("inference", "management", "metrics"):
+        url = urlsplit(properties[f"{api}_address"])
+        addresses[f"TorchServe's {api} API"] = (url.hostname, url.port)
+    for key in GRPC_PORT_KEYS:
+        api = key.split("_")[1]
+        addresses[f"TorchServe's gRPC {api} API"] = (properties[f"grpc_{api}_address"], int(properties[key]))
+    return addresses
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        # As the servers do, so a port in TIME_WAIT from a previous run still counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_ports_message(addresses: dict[str, tuple[str, int]]) -> str | None:
+    taken = [f"{host}:{port} ({name})" for name, (host, port) in addresses.items() if port_taken(host, port)]
+    if not taken:
+        return None
+    verb = "is" if len(taken) == 1 else "are"
+    return (f"Cannot start: {', '.join(taken)} {verb} already in use. Stop what listens there "
+            "(`make torchserve-stop` if it is this project's TorchServe), or change the port "
+            "(WEB_PORT, WEB_METRICS_PORT, config.properties).")
 
 
 def main() -> int:
@@ -27,6 +70,11 @@ def main() -> int:
     # Installed before TorchServe starts, so a SIGTERM during start-up still stops Java.
     signal.signal(signal.SIGTERM, shut_down)
     app = create_app()
+    message = taken_ports_message(listening_addresses(app, DEFAULT_INSTANCE))
+    if message:
+        print(message, file=sys.stderr)
+        return PORT_TAKEN_EXIT_CODE
+    log_requests_to_stderr()
     exit_code = 0
 
     def watch_torchserve():
@@ -43,9 +91,10 @@ def main() -> int:
         print("Starting TorchServe (building model_store/mnist.mar first)...", flush=True)
         start(DEFAULT_INSTANCE)
         server = make_server(app)
+        serve_metrics(app.extensions["metrics"], app.config["WEB_METRICS_PORT"])
         threading.Thread(target=watch_torchserve, daemon=True).start()
-        print(f"The app is ready: http://{app.config['WEB_HOST']}:{app.config['WEB_PORT']}/  (Ctrl-C stops it)",
-              flush=True)
+        print(f"The app is ready: http://{app.config['WEB_HOST']}:{app.config['WEB_PORT']}/  (Ctrl-C stops it; "
+              f"metrics at http://{METRICS_HOST}:{app.config['WEB_METRICS_PORT']}/metrics)", flush=True)
         server.run()
     except KeyboardInterrupt:
         pass
