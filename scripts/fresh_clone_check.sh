@@ -9,6 +9,7 @@ set -euo pipefail
 source_repo=$(cd "$(dirname "$0")/.." && pwd)
 clone=${1:-$(mktemp -d)/mnist-fresh}
 READY_TIMEOUT_S=1200
+STOP_TIMEOUT_S=60
 
 git clone --quiet "$source_repo" "$clone"
 cd "$clone"
@@ -19,12 +20,15 @@ done
 
 echo "--- make run (log: $clone/make-run.log)"
 started=$(date +%s)
-# Its own process group, so that Ctrl-C can be sent to it as a terminal would.
-setsid make run > make-run.log 2>&1 &
+# Job control: the job gets a process group of its own, and SIGINT is not ignored in it as it is in
+# a plain background job, so Ctrl-C can be sent to it as a terminal would.
+set -m
+make run > make-run.log 2>&1 &
 runner=$!
+set +m
 ready=
 while kill -0 "$runner" 2>/dev/null && (($(date +%s) - started < READY_TIMEOUT_S)); do
-  if grep -q "The app is ready" make-run.log; then ready=yes; break; fi
+  if grep -qs "The app is ready" make-run.log; then ready=yes; break; fi
   sleep 2
 done
 ready_s=$(($(date +%s) - started))
@@ -35,8 +39,12 @@ if [[ -z $ready ]]; then
   exit 1
 fi
 health=$(curl -sf http://127.0.0.1:5000/healthz)
+stop_started=$(date +%s)
 kill -INT -- "-$runner"
-wait "$runner" || true
+while kill -0 "$runner" 2>/dev/null; do
+  if (($(date +%s) - stop_started > STOP_TIMEOUT_S)); then echo "make run: still running ${STOP_TIMEOUT_S} s after Ctrl-C"; exit 1; fi
+  sleep 1
+done
 sleep 2
 if pgrep -f "org.pytorch.serve.ModelServer .*$clone/config.properties" >/dev/null; then
   echo "make run: TorchServe outlived Ctrl-C"
