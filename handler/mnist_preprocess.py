@@ -27,8 +27,10 @@ from mnist_errors import BadInput
 MNIST_SIDE = 28
 DIGIT_BOX = 20
 # Limits of what a client may send, chosen for what drawings and phone photos need (docs/SECURITY.md):
-# a canvas PNG is 5-30 KB and a phone's 12-megapixel JPEG at ordinary quality 1.5-2 MB.
-MAX_IMAGE_BYTES = 2 * 1024 * 1024
+# a canvas PNG is 5-30 KB, and a phone's 12-megapixel JPEG of a digit on paper (mostly plain
+# paper) about 0.3-1.5 MB. The byte limit also sizes TorchServe's max_request_size (base64 is 4/3),
+# which bounds the form parsing TorchServe does before the handler (config.properties).
+MAX_IMAGE_BYTES = 3 * 512 * 1024
 # JPEG (and MPO, a phone's multi-picture JPEG) is decoded in draft mode at 1/2 to 1/8 scale, so
 # a 12-megapixel photo (4032x3024 either way up) costs little; the full-size coefficients of a
 # progressive JPEG still take 2 bytes per sample, which bounds this at about 75 MB.

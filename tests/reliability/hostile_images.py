@@ -1,0 +1,90 @@
+"""The hostile and the unusual-but-valid images of the second attack round (issue 9), built here
+from real MNIST digits, for the decoder's unit tests and for the tests against TorchServe."""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+from tests.mnist_samples import one_of_each_digit
+from tests.reliability.image_mutations import jpeg_parts, png_chunks, png_join
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def digit_image(digit: int, scale: int, dark_on_light: bool = True) -> Image.Image:
+    """A real MNIST test digit, ``scale`` times its size, as RGB (a photo of a written digit)."""
+    pixels = np.kron(one_of_each_digit()[digit][1], np.ones((scale, scale), np.uint8))
+    return Image.fromarray(255 - pixels if dark_on_light else pixels).convert("RGB")
+
+
+def png_with_chunk_after_image_data(kind: bytes, body: bytes) -> bytes:
+    """A real digit PNG with one more chunk between its last IDAT and IEND (Pillow reads it in load())."""
+    chunks = png_chunks(encode(digit_image(4, 6).convert("L"), "PNG"))
+    return png_join(chunks[:-1] + [(kind, body)] + chunks[-1:])
+
+
+def png_with_many_chunks(count: int) -> bytes:
+    chunks = png_chunks(encode(digit_image(4, 6).convert("L"), "PNG"))
+    return png_join(chunks[:1] + [(b"tEXt", b"k\0v")] * count + chunks[1:])
+
+
+@functools.lru_cache(maxsize=4)
+def progressive_jpeg_with_scans(extra_scans: int, width: int = 4096, height: int = 4096) -> bytes:
+    """The attack's file: a large progressive JPEG whose smallest scan is repeated ``extra_scans`` times.
+
+    Every header check passes (a valid frame, sizes as declared); libjpeg then re-walks all the
+    coefficients for each repeated scan.
+    """
+    image = digit_image(2, 1).resize((width, height))
+    parts = jpeg_parts(encode(image, "JPEG", quality=5, progressive=True))
+    smallest = min((part for part in parts if part[:2] == b"\xff\xda"), key=len)
+    return b"".join(parts[:-1] + [smallest] * extra_scans + parts[-1:])
+
+
+def gif_with_many_extensions(count: int) -> bytes:
+    """A real digit GIF with ``count`` empty application extensions before its image."""
+    data = encode(digit_image(6, 6).convert("L"), "GIF")
+    flags = data[10]
+    header = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    return data[:header] + b"!\xff\x00" * count + data[header:]
+
+
+def tiff_with_many_tags(count: int) -> bytes:
+    """A little-endian TIFF whose first directory has ``count`` entries."""
+    entry = struct.pack("<HHII", 305, 2, 4, 0x41414141)  # Software = "AAAA"
+    return b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", count) + entry * count + b"\0\0\0\0"
+
+
+def cielab_tiff() -> bytes:
+    return encode(digit_image(8, 6).convert("LAB"), "TIFF")
+
+
+def mpo_photo() -> bytes:
+    """A phone camera's multi-picture JPEG of a written digit (two pictures, as a stereo pair)."""
+    photo = digit_image(9, 10)
+    return encode(photo, "MPO", save_all=True, append_images=[photo.rotate(2)])
+
+
+def phone_photo_jpeg() -> bytes:
+    """A 12-megapixel (4032x3024) photo of a digit written dark on light paper."""
+    photo = digit_image(5, 1).resize((2268, 2268)).convert("RGB")
+    paper = Image.new("RGB", (4032, 3024), (235, 232, 225))
+    paper.paste(photo, (882, 378))
+    return encode(paper, "JPEG", quality=90)
+
+
+def zlib_bomb_png_text(count: int) -> bytes:
+    """A real digit PNG with ``count`` zTXt chunks of 1 MB of zeros each, compressed to 1 KB."""
+    bomb = b"k\0\0" + zlib.compress(b"\0" * 1_000_000, 9)
+    chunks = png_chunks(encode(digit_image(4, 6).convert("L"), "PNG"))
+    return png_join(chunks[:1] + [(b"zTXt", bomb)] * count + chunks[1:])
