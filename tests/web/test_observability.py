@@ -8,6 +8,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 
 import pytest
 import requests
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.canvas_png import canvas_png
@@ -23,7 +25,7 @@ from serving.torchserve import free_ports
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 from web.app import create_app
-from web.metrics import serve_metrics
+from web.metrics import WebMetrics, serve_metrics
 from web.observability import REQUEST_ID_HEADER
 from web.serve import make_server
 
@@ -196,3 +198,13 @@ def test_the_entry_point_logs_each_request_to_stderr_and_serves_metrics(torchser
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_monitoring_doc_names_only_metrics_that_exist():
+    doc = (REPO_ROOT / "docs" / "MONITORING.md").read_text()
+    for block in re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL):
+        yaml.safe_load(block)
+    families = {family.name for family in WebMetrics().registry.collect()}
+    series = {family + suffix for family in families for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    named = set(re.findall(r"mnist_web_\w+", doc))
+    assert named and named <= series, named - series
