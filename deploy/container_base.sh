@@ -3,9 +3,8 @@
 # Dockerfile where no registry can be pulled from: Debian bookworm from debootstrap, with Python
 # 3.11 and pip, imported into buildah's storage as $BASE_IMAGE.
 set -euo pipefail
-: "${BASE_IMAGE:=localhost/python-bookworm-local:3.11}"
-: "${CACHE_DIR:=.container-cache}"
-: "${CONTAINERS_CONF:?set by deploy/container_check.sh}"
+cd "$(dirname "$0")/.."
+source deploy/container_env.sh
 
 if buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
   exit 0

@@ -8,16 +8,10 @@
 # Needs Debian's buildah and debootstrap, and the serving environment (.venv-serve) for the probe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CACHE_DIR=.container-cache
-export CONTAINERS_CONF=$PWD/$CACHE_DIR/containers.conf
-export BASE_IMAGE=localhost/python-bookworm-local:3.11
+source deploy/container_env.sh
 IMAGE=localhost/mnist-digits:check
 PROBE_PY=${PROBE_PY:-.venv-serve/bin/python}
 
-mkdir -p "$CACHE_DIR"
-# The sandbox allows neither ulimits nor cgroups.
-printf '[containers]\ndefault_ulimits = []\ncgroups = "disabled"\n[engine]\ncgroup_manager = "cgroupfs"\n' \
-  > "$CONTAINERS_CONF"
 bash deploy/container_base.sh
 
 # pip inside the build needs this machine's CA bundle (TLS-inspecting proxy) and local wheel folder.
