@@ -1,60 +1,75 @@
-"""A TorchServe batch of requests: the good ones become one tensor, the bad ones keep their error."""
+"""A TorchServe batch of requests: every symbol of every good request becomes one row of one tensor,
+and each bad request keeps its own error."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
+from mnist_answer import describe_symbol, request_answer
 from mnist_errors import BadInput
 from mnist_payload import parse_request
-from mnist_preprocess import MNIST_SIDE, image_to_tensor, preview_png
+from mnist_preprocess import MNIST_SIDE, image_to_symbols, preview_png
 
-TOP_K = 3
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedRequest:
+    first_row: int                              # where its symbols start in the batch's pixels
+    boxes: list[tuple[int, int, int, int]]      # one per symbol, left to right
+    want_preview: bool
 
 
 @dataclass
 class PreparedBatch:
     size: int
     pixels: torch.Tensor = field(default_factory=lambda: torch.empty(0, 1, MNIST_SIDE, MNIST_SIDE))
-    good_rows: list[int] = field(default_factory=list)          # positions of the good requests
-    want_preview: list[bool] = field(default_factory=list)      # one per good request
-    errors: dict[int, BadInput] = field(default_factory=dict)   # position -> what was wrong
+    requests: dict[int, PreparedRequest] = field(default_factory=dict)   # position -> good request
+    errors: dict[int, BadInput] = field(default_factory=dict)            # position -> what was wrong
+
+
+def read_request(row: dict):
+    """One request's options and symbols; any failure on its input is that request's own 400."""
+    try:
+        request = parse_request(row)
+        return request, image_to_symbols(request.image)
+    except BadInput:
+        raise
+    except Exception as error:  # noqa: BLE001 - hostile input must not fail the other requests of the batch
+        log.warning("request refused: %s: %s", type(error).__name__, error)
+        raise BadInput(f"the request could not be read ({type(error).__name__})") from None
 
 
 def prepare_batch(rows: list[dict]) -> PreparedBatch:
     batch = PreparedBatch(size=len(rows))
-    tensors = []
+    tensors: list[torch.Tensor] = []
     for position, row in enumerate(rows):
         try:
-            request = parse_request(row)
-            tensors.append(image_to_tensor(request.image))
+            request, symbols = read_request(row)
         except BadInput as error:
             batch.errors[position] = error
             continue
-        batch.good_rows.append(position)
-        batch.want_preview.append(request.want_preview)
+        batch.requests[position] = PreparedRequest(len(tensors), [s.box for s in symbols], request.want_preview)
+        tensors.extend(symbol.pixels for symbol in symbols)
     if tensors:
         batch.pixels = torch.stack(tensors)
     return batch
 
 
-def describe_prediction(probabilities: torch.Tensor) -> dict:
-    top = torch.topk(probabilities, TOP_K)
-    return {
-        "digit": int(top.indices[0]),
-        "confidence": round(float(top.values[0]), 6),
-        "probabilities": [round(float(p), 6) for p in probabilities],
-        "top3": [{"digit": int(d), "probability": round(float(p), 6)} for p, d in zip(top.values, top.indices)],
-    }
-
-
-def batch_answers(batch: PreparedBatch, probabilities: torch.Tensor | None) -> list[dict]:
+def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_threshold: float) -> list[dict]:
     """One JSON-ready answer per request, in request order."""
     answers: list[dict] = [{} for _ in range(batch.size)]
     for position, error in batch.errors.items():
         answers[position] = {"error": str(error)}
-    for index, position in enumerate(batch.good_rows):
-        answers[position] = describe_prediction(probabilities[index])
-        if batch.want_preview[index]:
-            answers[position]["preview"] = preview_png(batch.pixels[index])
+    for position, request in batch.requests.items():
+        symbols = []
+        for offset, box in enumerate(request.boxes):
+            row = request.first_row + offset
+            symbol = describe_symbol(outputs[row], non_digit_threshold, box)
+            if request.want_preview:
+                symbol["preview"] = preview_png(batch.pixels[row])
+            symbols.append(symbol)
+        answers[position] = request_answer(symbols)
     return answers

@@ -29,6 +29,8 @@ class MnistDigitHandler(BaseHandler):
             torch.set_num_threads(1)
         model_path = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
         self.model = torch.jit.load(str(model_path), map_location=self.device).eval()
+        # Chosen on validation data at training time and saved inside the model file.
+        self.non_digit_threshold = float(self.model.non_digit_threshold)
         self.initialized = True
 
     def handle(self, data, context):
@@ -57,16 +59,17 @@ class MnistDigitHandler(BaseHandler):
         return prepare_batch(data)
 
     def inference(self, batch, *args, **kwargs):
-        if not batch.good_rows:
+        """One forward pass for every symbol of every request in the batch."""
+        if not batch.requests:
             return batch, None
         with torch.inference_mode():
-            logits = self.model(batch.pixels.to(self.device))
-        return batch, torch.softmax(logits, dim=1).cpu()
+            outputs = self.model(batch.pixels.to(self.device))
+        return batch, outputs.cpu()
 
     def postprocess(self, data):
-        batch, probabilities = data
+        batch, outputs = data
         for position, error in batch.errors.items():
             self.context.set_response_status(error.status, str(error), position)
         for position in range(batch.size):
             self.context.set_response_content_type(position, JSON)
-        return batch_answers(batch, probabilities)
+        return batch_answers(batch, outputs, self.non_digit_threshold)

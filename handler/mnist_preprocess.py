@@ -1,12 +1,13 @@
-"""Image bytes in, an MNIST-style 1x28x28 tensor out. Pure functions: no TorchServe here.
+"""Image bytes in, one MNIST-style 1x28x28 tensor per written symbol out. Pure functions: no TorchServe here.
 
 MNIST's own recipe, applied to whatever a client sends (a browser canvas is an RGBA PNG with a
 transparent background, any size, the digit anywhere in it):
 
 1. decode safely: size limits checked from the header before any pixel is decoded;
 2. composite transparency and fix polarity so that the ink is light on a dark background;
-3. crop to the ink, scale the longer side to 20 pixels with anti-aliasing, keeping the aspect ratio;
-4. place it in a 28x28 field so that its centre of mass is at the centre.
+3. split the ink into the symbols written (``mnist_segment``), left to right;
+4. crop each to its ink, scale the longer side to 20 pixels with anti-aliasing, keeping the aspect
+   ratio, and place it in a 28x28 field so that its centre of mass is at the centre.
 
 Pixels stay in [0, 1]: the exported model normalises with the MNIST statistics itself.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,6 +25,7 @@ from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from mnist_container import check_structure
 from mnist_errors import BadInput
+from mnist_segment import split_symbols
 
 MNIST_SIDE = 28
 DIGIT_BOX = 20
@@ -75,6 +78,11 @@ def open_image(data: bytes) -> Image.Image:
     if min(width, height) < MIN_SIDE:
         raise BadInput(f"the image is {width}x{height} pixels: too small to hold a digit "
                        f"(at least {MIN_SIDE} pixels each way)")
+    if min(width, height) // working_size_factor(image.size) < MIN_SIDE:
+        # Reduced to the working size, its short side would be under MIN_SIDE (the fuzzer's
+        # 32767x168 JPEG would become a 1024x5 strip).
+        raise BadInput(f"the image is {width}x{height} pixels: too thin to hold a digit (at most "
+                       f"{MAX_WORKING_SIDE // MIN_SIDE} times as long as it is wide)")
     limit = MAX_JPEG_PIXELS if image.format in DRAFT_FORMATS else MAX_PIXELS
     if width * height > limit:
         raise BadInput(f"the image is {width}x{height} pixels; the limit is {limit:,} pixels for {image.format}",
@@ -84,8 +92,13 @@ def open_image(data: bytes) -> Image.Image:
     return image
 
 
+def working_size_factor(size: tuple[int, int]) -> int:
+    """The whole factor that brings the longer side down to MAX_WORKING_SIDE (1 if it is there)."""
+    return -(-max(size) // MAX_WORKING_SIDE)
+
+
 def reduced_to_working_size(image: Image.Image) -> Image.Image:
-    factor = -(-max(image.size) // MAX_WORKING_SIDE)
+    factor = working_size_factor(image.size)
     if factor <= 1:
         return image
     if image.mode in REDUCIBLE_AS:
@@ -118,15 +131,16 @@ def decode_image(data: bytes) -> Image.Image:
             raise BadInput(f"the image is corrupt or truncated ({type(error).__name__}: {error})") from None
 
 
-def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Luminance in [0, 1] and, where the image has transparency, alpha in [0, 1].
+def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Luminance in [0, 1], alpha in [0, 1] where the image has transparency, and where they start.
 
     A transparent image is first cropped to its drawn (non-transparent) part, in Pillow: a canvas
-    is mostly empty, and everything after this works per pixel.
+    is mostly empty, and everything after this works per pixel. The (left, top) of that crop in the
+    decoded image is returned with it, so that boxes can be given in the client's pixels.
     """
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16-bit grayscale: Pillow's convert("L") would clip everything above 255 to white.
-        return np.asarray(image, dtype=np.float32) / 65535.0, None
+        return np.asarray(image, dtype=np.float32) / 65535.0, None, (0, 0)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         with_alpha = image.convert("LA")
         drawn = with_alpha.getchannel("A").getbbox()
@@ -135,8 +149,8 @@ def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         left, top, right, bottom = drawn
         with_alpha = with_alpha.crop((left - 1, top - 1, right + 1, bottom + 1))  # outside reads as transparent
         luma_alpha = np.asarray(with_alpha, dtype=np.float32) / 255.0
-        return luma_alpha[..., 0], luma_alpha[..., 1]
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None
+        return luma_alpha[..., 0], luma_alpha[..., 1], (left - 1, top - 1)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None, (0, 0)
 
 
 def ink_map(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -195,10 +209,26 @@ def mnist_style(ink: np.ndarray) -> np.ndarray:
     return center_in_field(digit)
 
 
-def image_to_tensor(data: bytes) -> torch.Tensor:
-    """Encoded image bytes to a (1, 28, 28) float tensor in [0, 1], light digit on dark."""
+@dataclass
+class FittedSymbol:
+    pixels: torch.Tensor            # (1, 28, 28) in [0, 1], light on dark, as the model was trained on
+    box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive) in the client's image pixels
+
+
+def image_to_symbols(data: bytes) -> list[FittedSymbol]:
+    """Encoded image bytes to each written symbol, left to right, fitted MNIST-style."""
     image = decode_image(data)
-    return torch.from_numpy(mnist_style(ink_map(*gray_and_alpha(image)))).unsqueeze(0)
+    declared_width, declared_height = Image.open(io.BytesIO(data)).size  # a header decode_image has vetted
+    gray, alpha, (origin_x, origin_y) = gray_and_alpha(image)
+    # The decoder may have reduced a large image: boxes are scaled back to the client's pixels.
+    scale_x, scale_y = declared_width / image.width, declared_height / image.height
+    fitted = []
+    for symbol in split_symbols(ink_map(gray, alpha), INK_THRESHOLD):
+        left, top, right, bottom = symbol.box
+        box = (int((left + origin_x) * scale_x), int((top + origin_y) * scale_y),
+               int(np.ceil((right + origin_x) * scale_x)), int(np.ceil((bottom + origin_y) * scale_y)))
+        fitted.append(FittedSymbol(torch.from_numpy(mnist_style(symbol.ink)).unsqueeze(0), box))
+    return fitted
 
 
 def preview_png(pixels: torch.Tensor) -> str:

@@ -1,41 +1,58 @@
-"""Unit tests of handler/mnist_batch.py and mnist_device.py (no TorchServe)."""
+"""Unit tests of handler/mnist_batch.py and mnist_device.py (no TorchServe, model outputs made here)."""
 
 from __future__ import annotations
 
 import torch
-from mnist_batch import batch_answers, describe_prediction, prepare_batch
+from mnist_batch import batch_answers, prepare_batch
 from mnist_device import choose_device
 
-from serving.canvas_png import canvas_png
+from serving.canvas_png import canvas_png, ink_png, number_canvas
 from tests.mnist_samples import one_of_each_digit
+
+
+def outputs_for(*digits: int | None) -> torch.Tensor:
+    """Model outputs, one row per symbol: certain of ``digit``, or certain it is no digit (None)."""
+    rows = torch.zeros(len(digits), 11)
+    for row, digit in enumerate(digits):
+        rows[row, 10 if digit is None else digit] = 1.0
+        if digit is None:
+            rows[row, 0] = 1.0  # the best guess among the digits, still shown small on the page
+    return rows
 
 
 def test_a_batch_keeps_bad_requests_apart_from_good_ones():
     good = canvas_png(one_of_each_digit()[3][1])
     rows = [{"body": good}, {"body": b"not an image"}, {"body": good, "preview": b"true"}, {"body": b""}]
     batch = prepare_batch(rows)
-    assert batch.size == 4 and batch.good_rows == [0, 2] and sorted(batch.errors) == [1, 3]
+    assert batch.size == 4 and sorted(batch.requests) == [0, 2] and sorted(batch.errors) == [1, 3]
     assert batch.pixels.shape == (2, 1, 28, 28)
-    probabilities = torch.tensor([[0.0] * 3 + [1.0] + [0.0] * 6, [0.5, 0.3, 0.2] + [0.0] * 7])
-    answers = batch_answers(batch, probabilities)
-    assert [answer.get("digit") for answer in answers] == [3, None, 0, None]
+    answers = batch_answers(batch, outputs_for(3, 5), non_digit_threshold=0.5)
+    assert [answer.get("digit") for answer in answers] == [3, None, 5, None]
     assert "error" in answers[1] and "error" in answers[3]
     assert "preview" in answers[2] and "preview" not in answers[0]
 
 
+def test_every_symbol_of_every_request_is_one_row_of_one_forward_pass():
+    digits = dict(one_of_each_digit())
+    number = ink_png(number_canvas([digits[4], digits[2]], height=120))
+    batch = prepare_batch([{"body": number}, {"body": canvas_png(digits[7])}, {"body": number}])
+    assert batch.pixels.shape == (5, 1, 28, 28)
+    answers = batch_answers(batch, outputs_for(4, 2, 7, 4, None), non_digit_threshold=0.5)
+    assert [answer["number"] for answer in answers] == ["42", "7", "4"]
+    assert [answer["is_digit"] for answer in answers] == [True, True, False]
+    assert "digit" not in answers[0] and answers[1]["digit"] == 7 and "digit" not in answers[2]
+    assert [len(answer["digits"]) for answer in answers] == [2, 1, 2]
+
+
+def test_an_exception_of_any_kind_on_one_request_stays_that_requests_400():
+    batch = prepare_batch([{"body": {"image": 7}}, {"body": canvas_png(one_of_each_digit()[1][1])}])
+    assert batch.errors[0].status == 400 and list(batch.requests) == [1]
+
+
 def test_an_all_bad_batch_needs_no_inference():
     batch = prepare_batch([{"body": b"x"}, {}])
-    assert batch.good_rows == [] and batch.pixels.shape[0] == 0
-    assert all("error" in answer for answer in batch_answers(batch, None))
-
-
-def test_prediction_description():
-    probabilities = torch.softmax(torch.arange(10.0), dim=0)
-    answer = describe_prediction(probabilities)
-    assert answer["digit"] == 9
-    assert answer["confidence"] == answer["top3"][0]["probability"]
-    assert [entry["digit"] for entry in answer["top3"]] == [9, 8, 7]
-    assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-4
+    assert batch.requests == {} and batch.pixels.shape[0] == 0
+    assert all("error" in answer for answer in batch_answers(batch, None, non_digit_threshold=0.5))
 
 
 def test_device_choice():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from mnist_errors import BadInput
-from mnist_preprocess import MAX_IMAGE_BYTES, image_to_tensor, preview_png
+from mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
 from PIL import Image, ImageDraw
 
 from serving.canvas_png import canvas_png
@@ -34,6 +34,13 @@ def draw_seven(mode: str, background, ink, size: int = 280, offset=(0, 0), scale
     points = [(dx + x * scale, dy + y * scale) for x, y in points]
     draw.line(points, fill=ink, width=width, joint="curve")
     return image
+
+
+def image_to_tensor(data: bytes) -> torch.Tensor:
+    """The fitted pixels of an image that holds one symbol."""
+    symbols = image_to_symbols(data)
+    assert len(symbols) == 1, [symbol.box for symbol in symbols]
+    return symbols[0].pixels
 
 
 def centre_of_mass(pixels: torch.Tensor) -> tuple[float, float]:

@@ -1,5 +1,5 @@
-"""Property-based fuzzing of the preprocessing: any input gives a 1x28x28 tensor of finite numbers
-in [0, 1], or the module's own BadInput, never anything else."""
+"""Property-based fuzzing of the preprocessing: any input gives 1x28x28 tensors of finite numbers
+in [0, 1] with boxes inside the image, or the module's own BadInput, never anything else."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mnist_errors import BadInput
-from mnist_preprocess import image_to_tensor
+from mnist_preprocess import image_to_symbols
+from mnist_segment import MAX_SYMBOLS
 from PIL import Image
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
@@ -20,12 +21,18 @@ FORMATS = {"PNG": MODES[:6] + ["I;16"], "JPEG": ["L", "RGB", "CMYK"], "GIF": ["L
 
 def check(data: bytes) -> None:
     try:
-        pixels = image_to_tensor(data)
+        symbols = image_to_symbols(data)
     except BadInput as error:
         assert str(error) and 400 <= error.status < 500
         return
-    assert pixels.shape == (1, 28, 28) and pixels.dtype == torch.float32
-    assert torch.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 1
+    assert 1 <= len(symbols) <= MAX_SYMBOLS
+    width, height = Image.open(io.BytesIO(data)).size
+    for symbol in symbols:
+        pixels = symbol.pixels
+        assert pixels.shape == (1, 28, 28) and pixels.dtype == torch.float32
+        assert torch.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 1
+        left, top, right, bottom = symbol.box
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,10 +11,10 @@ import pytest
 import requests
 import torch
 
-from serving.canvas_png import canvas_png
+from serving.canvas_png import canvas_png, ink_png, number_canvas
 from serving.settings import SERIALIZED_MODEL
 from serving.torchserve import model_workers
-from tests.mnist_samples import mnist_test_set, one_of_each_digit
+from tests.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit
 from tests.serving.test_preprocess import png_header_only
 from tests.serving_helpers import worker_pids
 
@@ -43,7 +43,8 @@ def test_every_way_of_sending_the_png_gives_the_same_answer(torchserve):
     assert [response.status_code for response in responses] == [200] * 5
     assert all(answer == answers[0] for answer in answers)
     assert answers[0]["digit"] == 7
-    assert set(answers[0]) == {"digit", "confidence", "probabilities", "top3"}
+    assert set(answers[0]) == {"number", "is_digit", "digits", "digit", "confidence", "probabilities", "top3"}
+    assert answers[0]["number"] == "7" and answers[0]["is_digit"] is True
 
 
 def test_preview_on_request(torchserve):
@@ -60,6 +61,8 @@ def test_all_ten_digits_drawn_on_a_canvas(torchserve, digit, image):
     answer = requests.post(torchserve.predictions_url(), data=png, timeout=10).json()
     assert answer["digit"] == digit, answer
 
+
+NON_DIGITS = non_digit_drawings()
 
 BAD_INPUTS = {
     "not an image": (b"this is text, not a PNG", 400),
@@ -118,17 +121,38 @@ def test_accuracy_through_the_whole_serving_path(torchserve):
     count = 1000
     model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
     with torch.inference_mode():
-        in_process = model(torch.from_numpy(images[:count]).unsqueeze(1).float() / 255).argmax(1).numpy()
+        in_process = model(torch.from_numpy(images[:count]).unsqueeze(1).float() / 255)[:, :10].argmax(1).numpy()
     in_process_accuracy = float((in_process == labels[:count]).mean())
 
     def send(index):
         box = int(rng.integers(120, 240))
         top, left = (int(v) for v in rng.integers(0, 280 - box, size=2))
         png = canvas_png(images[index], box=box, top=top, left=left)
-        return json.loads(requests.post(torchserve.predictions_url(), data=png, timeout=30).text)["digit"]
+        # A digit split in two, or taken for no digit, has no top-level digit: it counts as wrong.
+        return json.loads(requests.post(torchserve.predictions_url(), data=png, timeout=30).text).get("digit", -1)
 
     with ThreadPoolExecutor(8) as pool:
         served = np.array(list(pool.map(send, range(count))))
     served_accuracy = float((served == labels[:count]).mean())
     print(f"in-process {in_process_accuracy:.2%}, through TorchServe as canvas PNGs {served_accuracy:.2%}")
     assert served_accuracy >= in_process_accuracy - 0.005
+
+
+def test_a_number_is_read_left_to_right_with_a_box_per_digit(torchserve):
+    digits = dict(one_of_each_digit())
+    canvas = number_canvas([digits[4], digits[2], digits[0]], height=140, gap=35, jitter=10)
+    answer = requests.post(torchserve.predictions_url(), data=ink_png(canvas), timeout=10).json()
+    assert answer["number"] == "420" and answer["is_digit"] is True, answer
+    assert "digit" not in answer and len(answer["digits"]) == 3
+    lefts = [symbol["box"][0] for symbol in answer["digits"]]
+    assert lefts == sorted(lefts) and all(symbol["box"][2] <= canvas.shape[1] for symbol in answer["digits"])
+
+
+def test_drawings_that_are_not_digits_are_a_200_that_says_so(torchserve):
+    answers = [requests.post(torchserve.predictions_url(), data=png, timeout=10) for png in NON_DIGITS.values()]
+    assert all(response.status_code == 200 for response in answers)
+    flagged = [name for name, response in zip(NON_DIGITS, answers) if response.json()["is_digit"] is False]
+    assert len(flagged) >= len(NON_DIGITS) - 1, flagged
+    for name in flagged:
+        answer = answers[list(NON_DIGITS).index(name)].json()
+        assert answer["number"] == "" and answer["reason"] and "digit" not in answer

@@ -1,0 +1,57 @@
+"""The JSON answer to one request, from the model's outputs for each symbol written. Pure functions.
+
+The model's output for a symbol is eleven numbers: the ten digits' calibrated probabilities, then
+the probability that the symbol is not a digit at all.
+"""
+
+from __future__ import annotations
+
+import torch
+
+NUM_DIGITS = 10
+TOP_K = 3
+
+
+def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple[int, int, int, int]) -> dict:
+    """One written symbol: its most likely digit (the best guess even when it is no digit), and whether it is one."""
+    probabilities = output[:NUM_DIGITS]
+    confidence, digit = probabilities.max(dim=0)
+    return {
+        "digit": int(digit),
+        "confidence": round(float(confidence), 6),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "is_digit": bool(output[NUM_DIGITS] < non_digit_threshold),
+        "box": list(box),
+    }
+
+
+def top_digits(probabilities: list[float]) -> list[dict]:
+    ranked = sorted(range(NUM_DIGITS), key=lambda digit: -probabilities[digit])[:TOP_K]
+    return [{"digit": digit, "probability": probabilities[digit]} for digit in ranked]
+
+
+def not_a_digit_reason(symbols: list[dict]) -> str:
+    if len(symbols) == 1:
+        return "that doesn't look like a digit"
+    others = sum(not symbol["is_digit"] for symbol in symbols)
+    return f"{others} of the {len(symbols)} symbols drawn don't look like digits"
+
+
+def request_answer(symbols: list[dict]) -> dict:
+    """``number``, ``is_digit`` and ``digits`` always; the single digit's fields at the top exactly
+    when one symbol was drawn and it is a digit, as answers had before numbers were read."""
+    is_digit = all(symbol["is_digit"] for symbol in symbols)
+    answer = {
+        "number": "".join(str(symbol["digit"]) for symbol in symbols if symbol["is_digit"]),
+        "is_digit": is_digit,
+        "digits": symbols,
+    }
+    if not is_digit:
+        answer["reason"] = not_a_digit_reason(symbols)
+    elif len(symbols) == 1:
+        (only,) = symbols
+        answer.update(digit=only["digit"], confidence=only["confidence"], probabilities=only["probabilities"],
+                      top3=top_digits(only["probabilities"]))
+        if "preview" in only:
+            answer["preview"] = only["preview"]
+    return answer
