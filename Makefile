@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench load-test container-check \
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench load-test fuzz container-check \
 	packages-run packages-data packages-test packages-container
 
 help:
@@ -63,7 +63,10 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 load-test: packages-run $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
 	$(SERVE_PY) -m serving.load_test
 
-container-check: packages-container $(SERVE_ENV)/.installed  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
+fuzz: packages-run $(SERVE_ENV)/.installed data  ## 10,000 mutated images in process, then through the web front and TorchServe (docs/RELIABILITY.md)
+	$(SERVE_PY) -m tests.reliability.image_fuzz --cases 10000 --save runs/fuzz
+
+container-check: packages-container $(SERVE_ENV)/.installed data  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
 	bash deploy/container_check.sh
 
 packages-run:

@@ -49,10 +49,16 @@ PY
 echo "--- running the entrypoint"
 container=$(buildah from "$IMAGE")
 runner=
+# The container's TorchServe is the Java process reading /app/config.properties.
+CONTAINER_TORCHSERVE="org.pytorch.serve.ModelServer .*-f /app/config.properties"
 cleanup() {
+  # After a failed step: SIGTERM, so the entrypoint stops its TorchServe, then make sure Java is gone
+  # (a SIGKILLed entrypoint left it running and holding the ports).
   if [[ -n $runner ]] && kill -0 "$runner" 2>/dev/null; then
-    pkill -KILL -f "^[^ ]*python3 -m web.run_app" 2>/dev/null || true
+    pkill -TERM -f "^[^ ]*python3 -m web.run_app" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$runner" 2>/dev/null || break; sleep 1; done
   fi
+  pkill -KILL -f "$CONTAINER_TORCHSERVE" 2>/dev/null || true
   buildah rm "$container" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -73,8 +79,7 @@ wait "$runner" || status=$?
 runner=
 if ((status != 0)); then echo "the entrypoint exited with $status after SIGTERM"; exit 1; fi
 sleep 1
-# The container's TorchServe is the one reading /app/config.properties.
-if pgrep -f "org.pytorch.serve.ModelServer .*-f /app/config.properties" >/dev/null; then
+if pgrep -f "$CONTAINER_TORCHSERVE" >/dev/null; then
   echo "TorchServe outlived the entrypoint"; exit 1
 fi
 echo "entrypoint stopped cleanly; container check passed"
