@@ -107,8 +107,13 @@ def check_gif(data: bytes) -> None:
             position += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
             skip_gif_sub_blocks(data, position, blocks)
             return
-        else:
+        elif introducer == 0x3B:  # trailer
             return
+        else:  # Pillow skips an unknown byte and reads on, one Python loop per byte
+            position += 1
+            blocks += 1
+            if blocks > MAX_GIF_BLOCKS:
+                raise refuse("GIF blocks", blocks, MAX_GIF_BLOCKS)
 
 
 def check_tiff(data: bytes) -> None:

@@ -31,7 +31,16 @@ PNG_CHUNK_TYPES = (b"IHDR", b"PLTE", b"IDAT", b"IEND", b"gAMA", b"iCCP", b"sRGB"
                    b"hIST", b"sPLT", b"oFFs", b"zzZz")
 JPEG_MARKERS = (0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDA, 0xDD, 0xE0, 0xE1, 0xE2, 0xEE, 0xFE, 0xDC, 0xC8, 0xCC, 0xF7)
 RIFF_CHUNK_TYPES = (b"VP8 ", b"VP8L", b"VP8X", b"ANIM", b"ANMF", b"ALPH", b"ICCP", b"EXIF", b"XMP ", b"JUNK")
+# Stacked mutations can multiply a file's size; a little over the handler's byte limit is enough to
+# test that limit too.
+LARGEST_CASE_BYTES = 2 * 1024 * 1024
 TIFF_TAGS = (256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 338, 339, 530, 532)
+
+
+def repeated(parts: list, count: int) -> list:
+    """``parts * count``, but never much more than the largest case in bytes."""
+    size = sum(len(part[1]) + 12 if isinstance(part, tuple) else len(part) for part in parts) or 1
+    return parts * min(count, LARGEST_CASE_BYTES // size + 1)
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -48,6 +57,10 @@ def seed_images() -> dict[str, bytes]:
     grey = Image.fromarray(np.kron(digits[3][1], np.ones((6, 6), np.uint8)))  # 168x168, light on dark
     photo = Image.fromarray(255 - np.kron(digits[5][1], np.ones((20, 20), np.uint8))).convert("RGB")
     frames = [grey, Image.fromarray(np.kron(digits[1][1], np.ones((6, 6), np.uint8)))]
+    # At the size limits: a 12-megapixel phone photo, and a 2048-pixel square drawing.
+    phone = Image.fromarray(255 - np.kron(digits[2][1], np.ones((108, 108), np.uint8))).convert("RGB")
+    phone = phone.crop((0, 0, 3024, 3024)).resize((4032, 3024))
+    large = Image.fromarray(np.kron(digits[8][1], np.ones((73, 73), np.uint8))).resize((2048, 2048))
     return {
         "png-canvas": canvas_png(digits[7][1]),
         "png-grey": encode(grey, "PNG"),
@@ -69,6 +82,11 @@ def seed_images() -> dict[str, bytes]:
         "tiff-deflate-rgba": encode(canvas, "TIFF", compression="tiff_adobe_deflate"),
         "tiff-jpeg": encode(photo, "TIFF", compression="jpeg"),
         "bmp": encode(grey, "BMP"),
+        "jpeg-phone-progressive": encode(phone, "JPEG", quality=70, progressive=True),
+        "png-large": encode(large, "PNG"),
+        "gif-large": encode(large, "GIF"),
+        "webp-large": encode(large, "WEBP", lossless=True),
+        "tiff-large-lzw": encode(large, "TIFF", compression="tiff_lzw"),
     }
 
 
@@ -92,9 +110,14 @@ def png_join(chunks: list[tuple[bytes, bytes]], lie: dict[int, int] | None = Non
     return b"".join(out)
 
 
+@functools.lru_cache(maxsize=8)
+def compressed_zeros(count: int) -> bytes:
+    return zlib.compress(b"\0" * count, 9)
+
+
 def random_png_body(rng: random.Random, kind: bytes) -> bytes:
     if kind in (b"zTXt", b"iCCP"):
-        choices = [b"", b"name", b"name\0", b"name\0\0" + zlib.compress(b"\0" * rng.choice((10, 10**5, 10**6))),
+        choices = [b"", b"name", b"name\0", b"name\0\0" + compressed_zeros(rng.choice((10, 10**5, 10**6))),
                    b"name\0\x01" + rng.randbytes(20)]
         return rng.choice(choices)
     if kind in (b"acTL", b"fcTL"):
@@ -127,7 +150,7 @@ def mutate_png(data: bytes, rng: random.Random) -> bytes:
         lie = {index: rng.choice(INTERESTING_32 + (len(chunks[index][1]) + rng.randrange(-8, 9),))}
     elif action == "many":  # a flood of small chunks, before or after the image data
         kind = rng.choice(PNG_CHUNK_TYPES[4:])
-        chunks[index:index] = [(kind, random_png_body(rng, kind))] * rng.choice((100, 1000, 5000, 20000))
+        chunks[index:index] = repeated([(kind, random_png_body(rng, kind))], rng.choice((100, 1000, 5000, 20000)))
     else:  # IHDR fields: width, height, depth, colour type, compression, filter, interlace
         fields = list(struct.unpack(">IIBBBBB", chunks[0][1][:13].ljust(13, b"\0")))
         position = rng.randrange(7)
@@ -179,7 +202,7 @@ def mutate_jpeg(data: bytes, rng: random.Random) -> bytes:
         parts[index] = parts[index][:2] + struct.pack(">H", rng.choice(INTERESTING_16)) + parts[index][4:]
     elif action == "scans":  # the smallest scan, repeated: each one re-walks the coefficients
         scans = [part for part in parts if part[:2] == b"\xff\xda"] or [parts[index]]
-        parts[-1:-1] = [min(scans, key=len)] * rng.choice((10, 33, 100, 1000, 40000))
+        parts[-1:-1] = repeated([min(scans, key=len)], rng.choice((10, 33, 100, 1000, 40000)))
     else:  # frame header: precision, height, width, components
         frames = [i for i, part in enumerate(parts) if part[:2] in (b"\xff\xc0", b"\xff\xc1", b"\xff\xc2")]
         if frames:
@@ -196,6 +219,8 @@ def mutate_jpeg(data: bytes, rng: random.Random) -> bytes:
 # --- GIF: header and screen descriptor, then blocks; RIFF (WebP) chunks; TIFF directories ------
 
 def mutate_gif(data: bytes, rng: random.Random) -> bytes:
+    if len(data) < 13:
+        return data
     head, tail = data[:13], data[13:]
     action = rng.choice(("screen", "extensions", "frames", "truncate", "comment"))
     if action == "screen":
@@ -209,13 +234,13 @@ def mutate_gif(data: bytes, rng: random.Random) -> bytes:
     if action == "extensions":  # empty graphic-control or application extensions, many of them
         block = rng.choice((b"!\xf9\x04\x00\x00\x00\x00\x00", b"!\xff\x00", b"!\x01\x00"))
         position = data.find(b"!") if rng.random() < 0.5 and b"!" in tail else 13
-        return data[:position] + block * rng.choice((1, 100, 10_000, 300_000)) + data[position:]
+        return data[:position] + b"".join(repeated([block], rng.choice((1, 100, 10_000, 300_000)))) + data[position:]
     if action == "frames":
         start = data.find(b",", 13)
         if start < 0:
             return data
         frame = data[start:-1]
-        return data[:-1] + frame * rng.choice((2, 50, 500)) + data[-1:]
+        return data[:-1] + b"".join(repeated([frame], rng.choice((2, 50, 500)))) + data[-1:]
     if action == "comment":
         return head + b"!\xfe" + b"\x01x" * rng.choice((10, 100_000)) + b"\x00" + tail
     return data[:rng.randrange(len(data))]
@@ -247,7 +272,7 @@ def mutate_webp(data: bytes, rng: random.Random) -> bytes:
     if action == "insert":
         chunks.insert(rng.randrange(len(chunks) + 1), (rng.choice(RIFF_CHUNK_TYPES), rng.randbytes(rng.randrange(0, 40))))
     elif action == "duplicate":
-        chunks[index:index] = [chunks[index]] * rng.choice((1, 10, 1000))
+        chunks[index:index] = repeated([chunks[index]], rng.choice((1, 10, 1000)))
     elif action == "swap":
         other = rng.randrange(len(chunks))
         chunks[index], chunks[other] = chunks[other], chunks[index]
@@ -325,7 +350,7 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
         del out[position:]
     elif action == "splice":
         length = rng.randrange(1, 256)
-        out[position:position] = out[rng.randrange(len(out)):][:length] * rng.choice((1, 4, 64))
+        out[position:position] = b"".join(repeated([bytes(out[rng.randrange(len(out)):][:length])], rng.choice((1, 4, 64))))
     else:
         out[position:position] = rng.randbytes(rng.randrange(1, 64))
     return bytes(out)
@@ -347,5 +372,9 @@ def mutated_case(index: int, run_seed: int) -> tuple[str, bytes]:
     data = seed_images()[name]
     structural = mutator_for(name)
     for _ in range(rng.choice((1, 1, 2, 3, 4))):
-        data = structural(data, rng) if rng.random() < 0.75 else mutate_bytes(data, rng)
+        try:
+            data = structural(data, rng) if rng.random() < 0.75 else mutate_bytes(data, rng)
+        except (IndexError, struct.error, ValueError):
+            data = mutate_bytes(data, rng)  # an earlier mutation broke the structure this one walks
+        data = data[:LARGEST_CASE_BYTES]
     return name, data

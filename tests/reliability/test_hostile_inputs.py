@@ -36,6 +36,8 @@ CASES = {
     "progressive JPEG 4096x4096 with 40,000 scans": ("raw", hostile.progressive_jpeg_with_scans(40_000), 400),
     "GIF with 300,000 empty extension blocks": ("raw", hostile.gif_with_many_extensions(300_000), 400),
     "TIFF with 5,000 tags": ("raw", hostile.tiff_with_many_tags(5000), 400),
+    "GIF with 400 KB of bytes Pillow skips one by one": ("raw", hostile.gif_with_bytes_pillow_skips(400_000), 400),
+    "JPEG of 32767x168, too thin at the working size": ("raw", hostile.thin_jpeg(32767, 168), 400),
     "JSON nested 50,000 levels deep": ("json-bytes", DEEP_JSON, 400),
     "JSON with a lone surrogate escape": ("json-bytes", b'{"image": "\\ud800"}', 400),
     "data URL without a comma": ("json", {"image": "data:image/png;base64"}, 400),
