@@ -127,7 +127,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         messages = {413: f"the upload is over {settings['MAX_UPLOAD_BYTES']:,} bytes"}
-        return jsonify(error=messages.get(error.code, error.description)), error.code
+        # The error's own headers matter (a 405 must say which methods are allowed); its body is ours.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return jsonify(error=messages.get(error.code, error.description)), error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
