@@ -34,6 +34,8 @@ class BadUpload(Exception):
         self.status = status
 
 
+# ?preview=1 asks for the 28x28 images the model saw (the page asks once the pen lifts, not while it moves).
+TRUE_WORDS = {"1", "true", "yes", "on"}
 # What a urlencoded form body, or text, is made of; any other byte means the body is binary (an image).
 TEXT_BYTES = re.compile(rb"[\t\n\r\x20-\x7e]*")
 
@@ -116,7 +118,7 @@ def create_app(config: dict | None = None) -> Flask:
             return jsonify(error=str(error)), error.status
         if not image:
             return jsonify(error="no image received: draw a digit first"), 400
-        answer = client.predict(image)
+        answer = client.predict(image, want_preview=request.args.get("preview", "").lower() in TRUE_WORDS)
         return jsonify(answer.body), answer.status
 
     @app.get("/healthz")

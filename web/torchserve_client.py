@@ -36,11 +36,16 @@ class TorchServeClient:
         self.session.mount("http://", adapter)
         self.observer: CallObserver | None = None
 
-    def predict(self, png: bytes) -> Upstream:
-        """Forward the image; asks for the 28x28 preview so the page can show what the model saw."""
+    def predict(self, image: bytes, want_preview: bool) -> Upstream:
+        """Forward the image as it came, as the body; with ``want_preview`` as a form whose
+        ``preview`` field asks for the 28x28 images the model saw (the only way to pass an option
+        with the image: query parameters do not reach the handler)."""
+        if want_preview:
+            sent = {"files": {"data": ("image", image, "application/octet-stream")}, "data": {"preview": "true"}}
+        else:
+            sent = {"data": image, "headers": {"Content-Type": "application/octet-stream"}}
         try:
-            response = self._send("predict", "POST", self.predict_url,
-                                  files={"data": ("canvas.png", png, "image/png")}, data={"preview": "true"})
+            response = self._send("predict", "POST", self.predict_url, **sent)
         except requests.Timeout:
             return Upstream(504, {"error": f"the model server did not answer within {self.timeout_s:g} s"})
         except requests.RequestException:
@@ -76,7 +81,7 @@ class TorchServeClient:
 
     def _send(self, call: str, method: str, url: str, **kwargs) -> requests.Response:
         """One request to TorchServe, reported to the observer as a timeout, unreachable, 5xx or fine."""
-        headers = self.observer.headers() if self.observer else {}
+        headers = {**kwargs.pop("headers", {}), **(self.observer.headers() if self.observer else {})}
         error_kind = None
         started = time.perf_counter()
         try:

@@ -13,6 +13,8 @@ from playwright.sync_api import expect, sync_playwright
 from waitress import create_server
 
 from serving.settings import REPO_ROOT
+from serving.pen_strokes import number_strokes
+from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.torchserve]
@@ -48,9 +50,9 @@ def page(app_url):
 
 
 def stroke(page, points: list[tuple[float, float]]) -> None:
-    """Drag the mouse through ``points``, given in canvas pixels (0-280)."""
+    """Drag the mouse through ``points``, given in canvas pixels (560x280)."""
     box = page.locator("#canvas").bounding_box()
-    scale = box["width"] / 280
+    scale = box["width"] / CANVAS_WIDTH
 
     def to_screen(x, y):
         return box["x"] + x * scale, box["y"] + y * scale
@@ -62,6 +64,7 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+CANVAS_WIDTH = 560
 STROKES = {
     1: [[(150, 40), (140, 240)]],
     7: [[(70, 60), (210, 60), (130, 245)]],
@@ -103,3 +106,34 @@ def test_keyboard_shortcuts(page):
     page.keyboard.press("Escape")
     expect(page.locator("#digit")).to_have_text("?")
 
+
+
+def test_a_number_written_with_real_mnist_strokes_is_read_with_a_box_per_digit(page):
+    digits = dict(one_of_each_digit())
+    for points in number_strokes([digits[4], digits[2], digits[7]], height=220, gap=25, top=25):
+        stroke(page, points)
+    expect(page.locator("#digit")).to_have_text("427", timeout=10_000)
+    expect(page.locator("#status")).to_have_text("It looks like 427")
+    expect(page.locator("#boxes .box")).to_have_count(3)
+    expect(page.locator("#symbols li")).to_have_count(3)
+    expect(page.locator("#symbols img")).to_have_count(3)  # the previews of the final prediction
+    lefts = page.locator("#boxes .box").evaluate_all("boxes => boxes.map(b => b.getBoundingClientRect().left)")
+    assert lefts == sorted(lefts)
+    page.locator("#symbols .symbol").nth(0).click()
+    expect(page.locator("#bars-caption")).to_have_text("Probabilities of symbol 1 of 3")
+    expect(page.locator("#bars li.top span").first).to_have_text("4")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-number-427.png"))
+    page.click("#clear")
+    expect(page.locator("#boxes .box")).to_have_count(0)
+    expect(page.locator("#symbols")).to_be_hidden()
+
+
+def test_a_scribble_is_said_not_to_be_a_digit_with_the_best_guess_small(page):
+    zigzag = [(60 + 40 * k, 60 if k % 2 == 0 else 220) for k in range(11)]
+    stroke(page, zigzag)
+    expect(page.locator("#status")).to_have_text("That doesn't look like a digit", timeout=10_000)
+    expect(page.locator("#confidence")).to_contain_text("best guess")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-not-a-digit.png"))
+    page.click("#clear")

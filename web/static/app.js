@@ -2,7 +2,7 @@
 // that a slower, older answer never replaces a newer one.
 "use strict";
 
-const PEN_WIDTH = 20;            // at 280 px, close to MNIST's stroke once scaled to 28 px
+const PEN_WIDTH = 20;            // on a pad 280 px tall, close to MNIST's stroke once a digit is scaled to 28 px
 const LIVE_DELAY_MS = 250;       // debounce while the pen moves
 
 const canvas = document.getElementById("canvas");
@@ -12,6 +12,9 @@ const statusLine = document.getElementById("status");
 const confidenceLine = document.getElementById("confidence");
 const preview = document.getElementById("preview");
 const bars = document.getElementById("bars");
+const barsCaption = document.getElementById("bars-caption");
+const symbolList = document.getElementById("symbols");
+const boxLayer = document.getElementById("boxes");
 
 let drawing = false;
 let hasInk = false;
@@ -19,6 +22,7 @@ let lastPoint = null;
 let liveTimer = null;
 let requestCounter = 0;
 let shownRequest = 0;
+let shownAnswer = null;
 
 function buildBars() {
   for (let digit = 0; digit < 10; digit++) {
@@ -76,7 +80,7 @@ function endStroke() {
 
 function scheduleLivePrediction() {
   clearTimeout(liveTimer);
-  liveTimer = setTimeout(predict, LIVE_DELAY_MS);
+  liveTimer = setTimeout(() => predict({ live: true }), LIVE_DELAY_MS);
 }
 
 function showMessage(text, isError) {
@@ -86,33 +90,120 @@ function showMessage(text, isError) {
 
 function showEmpty() {
   digitBox.textContent = "?";
+  digitBox.classList.remove("guess");
   confidenceLine.textContent = "";
   preview.hidden = true;
+  symbolList.hidden = true;
+  symbolList.replaceChildren();
+  boxLayer.replaceChildren();
+  barsCaption.hidden = true;
+  shownAnswer = null;
   showMessage("Draw a digit", false);
-  for (const row of bars.children) {
-    row.classList.remove("top");
-    row.querySelector(".fill").style.width = "0";
-    row.querySelector(".value").textContent = "–";
-  }
+  showBars(null);
 }
 
-function showAnswer(answer) {
-  digitBox.textContent = String(answer.digit);
-  showMessage(`It looks like a ${answer.digit}`, false);
-  confidenceLine.textContent = `${(answer.confidence * 100).toFixed(1)}% confident`;
-  answer.probabilities.forEach((probability, digit) => {
-    const row = bars.children[digit];
-    row.classList.toggle("top", digit === answer.digit);
-    row.querySelector(".fill").style.width = `${(probability * 100).toFixed(1)}%`;
-    row.querySelector(".value").textContent = `${(probability * 100).toFixed(1)}%`;
+function percent(probability) {
+  return `${(probability * 100).toFixed(1)}%`;
+}
+
+function showBars(symbol) {
+  [...bars.children].forEach((row, digit) => {
+    const probability = symbol ? symbol.probabilities[digit] : 0;
+    row.classList.toggle("top", Boolean(symbol) && digit === symbol.digit);
+    row.querySelector(".fill").style.width = symbol ? percent(probability) : "0";
+    row.querySelector(".value").textContent = symbol ? percent(probability) : "–";
   });
-  if (answer.preview) {
-    preview.src = answer.preview;
+}
+
+// The symbol whose probabilities are shown: the one clicked, else the least certain one.
+function leastCertain(symbols) {
+  return symbols.reduce((worst, symbol) =>
+    (!symbol.is_digit && worst.is_digit) || (symbol.is_digit === worst.is_digit && symbol.confidence < worst.confidence)
+      ? symbol : worst);
+}
+
+function selectSymbol(index) {
+  const symbols = shownAnswer.digits;
+  const symbol = symbols[index];
+  showBars(symbol);
+  [...symbolList.children].forEach((item, i) => item.classList.toggle("selected", i === index));
+  [...boxLayer.children].forEach((box, i) => box.classList.toggle("selected", i === index));
+  barsCaption.hidden = symbols.length === 1;
+  barsCaption.textContent = `Probabilities of symbol ${index + 1} of ${symbols.length}` +
+    (symbol.is_digit ? "" : " (not a digit: best guess shown)");
+  if (symbol.preview) {
+    preview.src = symbol.preview;
     preview.hidden = false;
   }
 }
 
-async function predict() {
+// Each symbol's box over the canvas, in the canvas's own pixels scaled to its size on screen. The
+// boxes let pointer events through, so that drawing goes on over them; the list below selects.
+function drawBoxes(symbols) {
+  boxLayer.replaceChildren(...symbols.map((symbol) => {
+    const [left, top, right, bottom] = symbol.box;
+    const box = document.createElement("div");
+    box.className = symbol.is_digit ? "box" : "box not-digit";
+    box.style.left = percent(left / canvas.width);
+    box.style.top = percent(top / canvas.height);
+    box.style.width = percent((right - left) / canvas.width);
+    box.style.height = percent((bottom - top) / canvas.height);
+    box.dataset.digit = symbol.is_digit ? String(symbol.digit) : "?";
+    return box;
+  }));
+}
+
+function listSymbols(symbols) {
+  symbolList.hidden = symbols.length < 2;
+  symbolList.replaceChildren(...symbols.map((symbol, index) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = symbol.is_digit ? "symbol" : "symbol not-digit";
+    if (symbol.preview) {
+      const image = document.createElement("img");
+      image.src = symbol.preview;
+      image.alt = `symbol ${index + 1} as the model saw it`;
+      button.appendChild(image);
+    }
+    const label = document.createElement("span");
+    label.textContent = symbol.is_digit ? `${symbol.digit} · ${percent(symbol.confidence)}` : "not a digit";
+    button.appendChild(label);
+    button.addEventListener("click", () => selectSymbol(index));
+    item.appendChild(button);
+    return item;
+  }));
+}
+
+function showAnswer(answer) {
+  shownAnswer = answer;
+  const symbols = answer.digits;
+  preview.hidden = true;
+  digitBox.classList.toggle("guess", !answer.is_digit);
+  if (answer.is_digit && symbols.length === 1) {
+    digitBox.textContent = String(answer.digit);
+    showMessage(`It looks like a ${answer.digit}`, false);
+    confidenceLine.textContent = `${percent(answer.confidence)} confident`;
+  } else if (answer.is_digit) {
+    digitBox.textContent = answer.number;
+    showMessage(`It looks like ${answer.number}`, false);
+    confidenceLine.textContent = `${symbols.length} digits, the least certain ${percent(leastCertain(symbols).confidence)}`;
+  } else if (symbols.length === 1) {
+    digitBox.textContent = "?";
+    showMessage("That doesn't look like a digit", false);
+    confidenceLine.textContent = `best guess ${symbols[0].digit} (${percent(symbols[0].confidence)})`;
+  } else {
+    digitBox.textContent = answer.number || "?";
+    showMessage(`Partly read: ${answer.reason}`, false);
+    confidenceLine.textContent = `read ${answer.number ? `"${answer.number}"` : "no digit"} of ${symbols.length} symbols`;
+  }
+  drawBoxes(symbols);
+  listSymbols(symbols);
+  selectSymbol(symbols.indexOf(leastCertain(symbols)));
+}
+
+// Live predictions while the pen moves skip the previews; the final one, when it lifts, asks for them.
+async function predict({ live = false } = {}) {
   clearTimeout(liveTimer);
   if (!hasInk) {
     showEmpty();
@@ -123,7 +214,8 @@ async function predict() {
   let answer;
   let failure = null;
   try {
-    const response = await fetch("predict", { method: "POST", body: png, headers: { "Content-Type": "image/png" } });
+    const url = live ? "predict" : "predict?preview=1";
+    const response = await fetch(url, { method: "POST", body: png, headers: { "Content-Type": "image/png" } });
     answer = await response.json().catch(() => ({ error: `the server answered HTTP ${response.status}` }));
     if (!response.ok) failure = answer.error || `the server answered HTTP ${response.status}`;
   } catch (error) {
@@ -134,6 +226,7 @@ async function predict() {
   shownRequest = thisRequest;
   if (failure) {
     digitBox.textContent = "!";
+    digitBox.classList.remove("guess");
     confidenceLine.textContent = "";
     showMessage(`Could not recognise the drawing: ${failure}`, true);
   } else {
@@ -156,7 +249,7 @@ canvas.addEventListener("pointerdown", startStroke);
 canvas.addEventListener("pointermove", continueStroke);
 canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
-document.getElementById("predict").addEventListener("click", predict);
+document.getElementById("predict").addEventListener("click", () => predict());
 document.getElementById("clear").addEventListener("click", clearCanvas);
 document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLButtonElement && event.key === "Enter") return;
