@@ -70,13 +70,13 @@ container-check: packages-container $(SERVE_ENV)/.installed data  ## build the D
 	bash deploy/container_check.sh
 
 packages-run:
-	$(SYSTEM_PACKAGES) $(RUN_PACKAGES)
+	@$(SYSTEM_PACKAGES) $(RUN_PACKAGES)
 
 packages-data:
-	$(SYSTEM_PACKAGES) $(DATA_PACKAGES)
+	@$(SYSTEM_PACKAGES) $(DATA_PACKAGES)
 
 packages-test:
-	$(SYSTEM_PACKAGES) $(TEST_PACKAGES)
+	@$(SYSTEM_PACKAGES) $(TEST_PACKAGES)
 
 packages-container:
-	$(SYSTEM_PACKAGES) $(CONTAINER_PACKAGES)
+	@$(SYSTEM_PACKAGES) $(CONTAINER_PACKAGES)
