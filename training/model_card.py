@@ -10,23 +10,61 @@ def write_model_card(summary: dict, path: Path) -> None:
     timings = "\n".join(f"| {phase} | {seconds / 60:.1f} min ({seconds:.0f} s) |"
                         for phase, seconds in summary["timings_s"].items())
     versions = ", ".join(f"{name} {version}" for name, version in summary["versions"].items())
+    ece = summary["expected_calibration_error"]
+    non_digit_rows = "\n".join(f"| {name} | {100 * share:.2f}% |" for name, share in summary["not_a_digit"].items())
     quick_warning = ("\n> **Quick smoke-test run**: a few hundred images, one epoch per phase. "
                      "Not a model to serve.\n" if summary["quick"] else "")
     path.write_text(f"""# Model card: MNIST digit ResNet
 {quick_warning}
 **File**: `model_store/{summary['model_file']}` (TorchScript), SHA-256 `{summary['model_sha256']}`.
 Input: `(N, 1, 28, 28)` float pixels in [0, 1], light digit on dark, centred MNIST-style; the module
-normalises with the MNIST mean and standard deviation itself. Output: `(N, 10)` logits.
+normalises with the MNIST mean and standard deviation itself. Output: `(N, 11)`: the ten digits'
+calibrated probabilities (summing to one), then the probability that the drawing is not a digit.
+The temperature ({summary['temperature']:.3f}) and the "not a digit" threshold
+({summary['non_digit_threshold']:.4g}) are buffers of the module (`temperature`,
+`non_digit_threshold`): the handler reads the threshold from the file.
 
 ## Results on the MNIST test set ({summary['test_images']:,} images, never used for selection)
 
-- **Test accuracy: {100 * summary['test_accuracy']:.2f}%** ({summary['test_errors']} errors)
+- **Test accuracy: {100 * summary['test_accuracy']:.2f}%** ({summary['test_errors']} errors; the most likely
+  of the ten digits, whatever the "not a digit" output says)
+- Canvas-style test accuracy: {100 * summary['canvas_test_accuracy']:.2f}% on the same {summary['test_images']:,} digits redrawn
+  as constant-width pen strokes along their skeletons (`training/canvas_render.py`), then fitted by the
+  handler's own `mnist_style`
 - Validation accuracy of the selected checkpoint: {100 * summary['validation_accuracy']:.2f}%
   on {summary['validation_images']:,} images held out from the training set (fixed seed)
 
 | digit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |
 |---|---|---|---|---|---|---|---|---|---|---|
 | accuracy (%) | {per_class} |
+
+## Calibration
+
+Temperature scaling fitted on the validation split (its MNIST scans and their canvas redrawing):
+T = {summary['temperature']:.3f}. Expected calibration error, 15 equal-width confidence bins, of the
+ten digit probabilities:
+
+| set | before | calibrated (served) |
+|---|---|---|
+| MNIST test | {100 * ece['MNIST test, before']:.2f}% | {100 * ece['MNIST test, calibrated']:.2f}% |
+| canvas-style validation | {100 * ece['canvas-style validation, before']:.2f}% | {100 * ece['canvas-style validation, calibrated']:.2f}% |
+
+![reliability diagrams](reliability.png)
+
+## "Not a digit"
+
+An eleventh class trained on {summary['non_digit_counts']['train']:,} procedurally drawn non-digits
+(`training/non_digits.py`: scribbles, triangles, squares and stars, hatching, zigzags and waves,
+spirals, filled-in blobs, letters and symbols no digit resembles, drawn with a round pen; no data
+set, no font). A drawing is called no digit when that class's probability is at least
+{summary['non_digit_threshold']:.4g}, the threshold that flags {100 * summary['flagged_digit_budget']:.1f}% of
+the validation digits (chosen on validation only).
+
+| measure | share |
+|---|---|
+{non_digit_rows}
+
+![trade-off](non_digit_tradeoff.png)
 
 ![confusion matrix](confusion_matrix.png)
 ![misclassified digits](misclassified.png)
@@ -46,13 +84,20 @@ Command: `{summary['command']}`
   images split into {60_000 - summary['validation_images']:,} for training and
   {summary['validation_images']:,} for validation.
 - fastai `Learner`, Adam, label-smoothing cross-entropy, batch size {summary['batch_size']}.
+- Canvas domain: each training digit is drawn into a batch as its MNIST scan, as its canvas
+  redrawing (skeleton → constant-width round strokes, pen width 6-25% of the digit's height) or
+  thickened/thinned, with weights {summary['rendering_weights']}; both redrawings are fitted by the
+  handler's `mnist_style`. {summary['non_digit_counts']['train']:,} generated non-digits are the eleventh class.
+  Validation for checkpoint selection: the {summary['validation_images']:,} held-out scans, their
+  redrawing, and {summary['non_digit_counts']['valid']:,} non-digits of another seed.
 - Augmentation on each training batch: rotation up to ±15°, zoom ±10%, lighting, perspective warp
   (one affine/warp pass, zero padding, no flips).
 - `lr_find` (valley suggestion {summary['lr_max']:.2e}), then {summary['epochs']} epochs of
   one-cycle at that peak rate, then {summary['finetune_epochs']} epochs of fine-tuning from
   {summary['finetune_lr']:.2e} with `ReduceLROnPlateau` (validation loss, patience
   {summary['plateau']['patience']}, factor {summary['plateau']['factor']:g}).
-- The checkpoint with the best validation accuracy over both phases is kept and exported.
+- The checkpoint with the best validation accuracy over both phases is kept, calibrated (above) and
+  exported with its temperature and threshold.
 
 ![lr_find](lr_find.png)
 ![training curves](training_curves.png)

@@ -30,8 +30,8 @@ from fastai.metrics import accuracy  # noqa: E402
 from fastai.torch_core import set_seed  # noqa: E402
 
 from training.calibration import (choose_threshold, digit_probabilities, expected_calibration_error,  # noqa: E402
-                                  fit_temperature, non_digit_probability, plot_non_digit_tradeoff,
-                                  plot_reliability)
+                                  fit_temperature, non_digit_probability)
+from training.calibration_plots import plot_non_digit_tradeoff, plot_reliability  # noqa: E402
 from training.canvas_render import canvas_variants  # noqa: E402
 from training.data import REPO_ROOT, load_mnist  # noqa: E402
 from training.evaluate import evaluate, plot_confusion, plot_misclassified, predict  # noqa: E402
