@@ -103,3 +103,39 @@ def thin_jpeg(width: int, height: int) -> bytes:
     """A JPEG so long and thin that, reduced to the working size, it is under MIN_SIDE across (found
     by the fuzzer: a 32767x168 frame header)."""
     return encode(digit_image(1, 1).resize((width, height)), "JPEG", quality=50)
+
+
+def noise(width: int, height: int, mode: str, density: float, seed: int = 0) -> Image.Image:
+    """Random strokes over a dark field: incompressible where ``density`` is high."""
+    rng = np.random.default_rng(seed)
+    bands = {"L": 1, "RGB": 3, "RGBA": 4, "CMYK": 4}[mode]
+    pixels = (rng.random((height, width, bands)) * 255).astype(np.uint8)
+    pixels[rng.random((height, width)) > density] = 0
+    return Image.fromarray(pixels[..., 0] if bands == 1 else pixels, "RGB" if mode == "CMYK" else mode).convert(mode)
+
+
+def worst_cases_at_the_limits() -> dict[str, bytes]:
+    """For each decoder, the costliest input we know that still passes every check: the largest
+    dimensions allowed, about 1-1.5 MB of data (the limit is 1.5 MiB), the most scans and chunks
+    allowed. Densities and qualities were chosen to land just under the byte limit."""
+    from mnist_container import MAX_JPEG_SCANS, MAX_PNG_CHUNKS  # noqa: PLC0415 - the handler's own limits
+
+    photo = noise(4096, 3072, "RGB", 0.004)
+    parts = jpeg_parts(encode(photo, "JPEG", quality=75, progressive=True, subsampling=0))
+    scans = [part for part in parts if part[:2] == b"\xff\xda"]
+    most_scans = b"".join(parts[:-1] + [min(scans, key=len)] * (MAX_JPEG_SCANS - len(scans)) + parts[-1:])
+    square = noise(2048, 2048, "RGBA", 0.04)
+    chunks = png_chunks(encode(square, "PNG"))
+    return {
+        "progressive 4:4:4 JPEG 4096x3072 with the most scans allowed": most_scans,
+        "baseline 4:4:4 JPEG 4096x3072": encode(photo, "JPEG", quality=75, subsampling=0),
+        "progressive CMYK JPEG 4096x3072": encode(noise(4096, 3072, "CMYK", 0.002), "JPEG", quality=75,
+                                                  progressive=True),
+        "PNG 2048x2048 RGBA with the most chunks allowed": png_join(
+            chunks[:1] + [(b"tEXt", b"k\0v")] * (MAX_PNG_CHUNKS - len(chunks)) + chunks[1:]),
+        "lossless WebP 2048x2048 RGBA": encode(square, "WEBP", lossless=True),
+        "lossy WebP 2048x2048 RGBA": encode(noise(2048, 2048, "RGBA", 0.03), "WEBP", quality=90),
+        "GIF 2048x2048": encode(noise(2048, 2048, "L", 0.08), "GIF"),
+        "LZW TIFF 2048x2048 RGBA": encode(square, "TIFF", compression="tiff_lzw"),
+        "BMP 1024x1024 (uncompressed, 8-bit)": encode(noise(1024, 1024, "L", 0.05), "BMP"),
+    }

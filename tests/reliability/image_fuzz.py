@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import queue
 import os
+import queue
 import re
 import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,22 +148,19 @@ def child(tasks: multiprocessing.Queue, results: multiprocessing.Queue) -> None:
         results.put((CaseResult(index, name, outcome, seconds, detail[:300]), growth))
 
 
-def fuzz_in_process(cases: int, run_seed: int, progress: bool = False) -> Report:
-    """Cases 0..cases-1 of ``run_seed``, one at a time in a child process; a hung child is killed
+def measure_in_process(cases: Iterable[tuple[int, str, bytes]], progress: bool = False) -> Report:
+    """Each (index, name, bytes) case, one at a time in a child process; a hung child is killed
     and replaced, and the run goes on with the next case."""
-    from tests.reliability.image_mutations import mutated_case  # noqa: PLC0415
-
     context = multiprocessing.get_context("spawn")
     report = Report()
     worker = None
     try:
-        for index in range(cases):
+        for index, name, data in cases:
             if worker is None:
                 tasks, results = context.Queue(), context.Queue()
                 worker = context.Process(target=child, args=(tasks, results), daemon=True)
                 worker.start()
                 first_wait_s = 120.0  # the child imports torch and warms up first
-            name, data = mutated_case(index, run_seed)
             tasks.put((index, name, data))
             try:
                 result, growth = results.get(timeout=HANG_S + first_wait_s)
@@ -183,6 +181,13 @@ def fuzz_in_process(cases: int, run_seed: int, progress: bool = False) -> Report
             worker.join(timeout=10)
             worker.kill()
     return report
+
+
+def fuzz_in_process(cases: int, run_seed: int, progress: bool = False) -> Report:
+    """Mutated cases 0..cases-1 of ``run_seed``."""
+    from tests.reliability.image_mutations import mutated_case  # noqa: PLC0415
+
+    return measure_in_process(((index, *mutated_case(index, run_seed)) for index in range(cases)), progress)
 
 
 def fuzz_through_torchserve(cases: int, run_seed: int, progress: bool = False) -> tuple[Counter, list[str]]:
