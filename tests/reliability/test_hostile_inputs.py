@@ -160,6 +160,7 @@ def test_a_broken_percent_escape_is_a_400_at_the_web_front(web_client):
 
 @pytest.mark.parametrize("name, body, content_type", [
     ("broken %-escape in a urlencoded body", b"image=%zz", "application/x-www-form-urlencoded"),
+    ("empty field name in a urlencoded body", b"a=1&&b", "application/x-www-form-urlencoded"),
     ("multipart part with Content-Transfer-Encoding: base64",
      b'--b\r\nContent-Disposition: form-data; name="data"; filename="d.png"\r\n'
      b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(SEVEN) + b"\r\n--b--\r\n",
