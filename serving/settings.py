@@ -14,3 +14,9 @@ HANDLER_MODULES = sorted(p for p in HANDLER_DIR.glob("mnist_*.py") if p != HANDL
 TORCHSERVE_CONFIG = REPO_ROOT / "config.properties"
 TORCHSERVE_LOG_CONFIG = REPO_ROOT / "serving" / "log4j2.xml"
 TORCHSERVE_RUN_DIR = REPO_ROOT / "runs" / "torchserve"
+# Debian's Chromium, driven by Playwright in the browser tests and the stroke-replay benchmark.
+# Without the flags after --disable-gpu it tries to reach Google's services at start, and on a
+# closed network its connections are refused many at a time.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -12,19 +12,16 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from waitress import create_server
 
-from serving.settings import REPO_ROOT
+from serving.settings import CHROMIUM as DEBIAN_CHROMIUM
+from serving.settings import CHROMIUM_ARGS, REPO_ROOT
 from serving.pen_strokes import number_strokes
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.torchserve]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", str(DEBIAN_CHROMIUM)))
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-# Without these, Chromium tries to reach Google's services at start and on this closed network
-# its connections are refused many at a time.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
