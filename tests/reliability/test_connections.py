@@ -5,6 +5,7 @@ lying Content-Length, pipelining, slow senders) earns a 5xx or hangs a worker.""
 from __future__ import annotations
 
 import re
+import resource
 import socket
 import threading
 import time
@@ -64,6 +65,10 @@ def chunked(body: bytes, size: int = 1000) -> bytes:
 
 def test_500_idle_and_slow_connections_do_not_lock_a_new_client_out(web_front, torchserve):
     """waitress's defaults (100 connections) answered nobody while 120 idle sockets stayed open."""
+    # Both ends of 500 connections live in this process: 1,000 descriptors and then some.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
     idle = [socket.create_connection(web_front, timeout=5) for _ in range(250)]
     slow = [socket.create_connection(web_front, timeout=5) for _ in range(250)]
     try:
