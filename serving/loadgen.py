@@ -25,9 +25,10 @@ def sample_pngs(count: int = 64) -> list[bytes]:
 def start_web_front(instance: Instance) -> tuple[subprocess.Popen, str]:
     """The web front under waitress, in its own process (so it does not share the load generator's
     GIL), calling ``instance``; returns the process and its /predict URL once /healthz says 200."""
-    port = free_ports(1)[0]
+    port, metrics_port = free_ports(2)
     env = dict(os.environ, TORCHSERVE_INFERENCE_URL=instance.address("inference"),
-               TORCHSERVE_MANAGEMENT_URL=instance.address("management"), WEB_PORT=str(port))
+               TORCHSERVE_MANAGEMENT_URL=instance.address("management"), WEB_PORT=str(port),
+               WEB_METRICS_PORT=str(metrics_port))
     # waitress warns on stderr whenever its task queue grows, which load makes it do on purpose.
     process = subprocess.Popen([sys.executable, "-m", "web.serve"], env=env, cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

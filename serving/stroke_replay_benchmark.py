@@ -27,35 +27,37 @@ from serving.settings import CHROMIUM, CHROMIUM_ARGS
 from serving.torchserve import private_instance, start, stop
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 280
-# The final answer is on the page: its previews are shown (one symbol or several), or an error is.
-SHOWN = ("() => !document.querySelector('#preview').hidden || document.querySelector('#symbols img') !== null"
-         " || document.querySelector('#status').classList.contains('error')")
+# Resolves after the page has painted twice: the answer that just arrived is then on screen.
+RENDERED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
-def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
+def final_answer(page):
+    """The response to the prediction the page sends, with previews, when the pen lifts."""
+    return page.expect_response(lambda r: "predict?preview=1" in r.url and r.request.method == "POST")
+
+
+def replay(page, digit: np.ndarray, rng: np.random.Generator) -> tuple[str, float]:
+    """Draw one digit; the page's number once its final answer is on screen, and the ms from the
+    pen lifting to then."""
+    page.click("#clear")
     box = page.locator("#canvas").bounding_box()
     scale = box["width"] / CANVAS_WIDTH
-    for points in strokes:
+    height = float(rng.uniform(140, 260))
+    left = float(rng.uniform(0, CANVAS_WIDTH - height))
+    top = float(rng.uniform(0, CANVAS_HEIGHT - height * 0.9))
+    strokes = digit_strokes(digit, left, top - height * 0.05, height)
+    for number, points in enumerate(strokes, start=1):
         screen = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
         page.mouse.move(*screen[0])
         page.mouse.down()
         for point in screen[1:]:
             page.mouse.move(*point, steps=2)
-        page.mouse.up()
-
-
-def replay(page, digit: np.ndarray, rng: np.random.Generator) -> tuple[str, float]:
-    """Draw one digit; the page's number once its final answer is shown, and the ms that took."""
-    page.click("#clear")
-    height = float(rng.uniform(140, 260))
-    left = float(rng.uniform(0, CANVAS_WIDTH - height))
-    top = float(rng.uniform(0, CANVAS_HEIGHT - height * 0.9))
-    strokes = digit_strokes(digit, left, top - height * 0.05, height)
-    with page.expect_response(lambda r: "predict?preview=1" in r.url and r.request.method == "POST") as answer:
-        draw(page, strokes)
-        started = time.perf_counter()  # the pen has just lifted: the page sends its final prediction
-    answer.value.finished()
-    page.wait_for_function(SHOWN)
+        # Each lift sends a final prediction; wait for it, so that only the last stroke's is read.
+        with final_answer(page) as answer:
+            started = time.perf_counter()
+            page.mouse.up()
+        answer.value.finished()
+    page.evaluate(RENDERED)
     elapsed = (time.perf_counter() - started) * 1000
     return page.locator("#digit").inner_text(), elapsed
 

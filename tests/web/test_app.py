@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from serving.canvas_png import canvas_png
+from serving.canvas_png import canvas_png, ink_png, number_canvas
 from serving.torchserve import free_ports
-from tests.mnist_samples import one_of_each_digit
+from tests.mnist_samples import non_digit_drawings, one_of_each_digit
 from tests.serving_helpers import web_app
 from web.app import SECURITY_HEADERS, create_app
 from web.serve import make_server
@@ -41,18 +41,38 @@ def upstream_app(handler_class, **overrides):
 @pytest.mark.parametrize("form", ["multipart", "raw png", "json data url", "json base64"])
 def test_each_input_form_is_forwarded_and_answered(client, form):
     encoded = base64.b64encode(THREE).decode()
+    url = "/predict?preview=1"
     if form == "multipart":
-        response = client.post("/predict", data={"image": (io.BytesIO(THREE), "d.png")})
+        response = client.post(url, data={"image": (io.BytesIO(THREE), "d.png")})
     elif form == "raw png":
-        response = client.post("/predict", data=THREE, content_type="image/png")
+        response = client.post(url, data=THREE, content_type="image/png")
     elif form == "json data url":
-        response = client.post("/predict", json={"image": "data:image/png;base64," + encoded})
+        response = client.post(url, json={"image": "data:image/png;base64," + encoded})
     else:
-        response = client.post("/predict", json={"image": encoded})
+        response = client.post(url, json={"image": encoded})
     assert response.status_code == 200, response.get_json()
     answer = response.get_json()
     assert answer["digit"] == 3 and answer["preview"].startswith("data:image/png;base64,")
+    assert answer["number"] == "3" and answer["is_digit"] is True
     assert len(answer["probabilities"]) == 10
+
+
+def test_previews_only_when_asked_for(client):
+    plain = client.post("/predict", data=THREE, content_type="image/png").get_json()
+    assert "preview" not in plain and "preview" not in plain["digits"][0]
+    asked = client.post("/predict?preview=1", data=THREE, content_type="image/png").get_json()
+    assert asked["digits"][0]["preview"] == asked["preview"]
+    assert {k: v for k, v in asked.items() if k not in ("preview", "digits")} == \
+        {k: v for k, v in plain.items() if k != "digits"}
+
+
+def test_a_number_and_a_non_digit_through_the_web_front(client):
+    digits = dict(one_of_each_digit())
+    number = ink_png(number_canvas([digits[1], digits[9], digits[8], digits[4]], height=120, gap=30))
+    answer = client.post("/predict", data=number, content_type="image/png").get_json()
+    assert answer["number"] == "1984" and len(answer["digits"]) == 4 and "digit" not in answer
+    star = client.post("/predict", data=non_digit_drawings()["star"], content_type="image/png").get_json()
+    assert star["is_digit"] is False and star["number"] == "" and "digit" not in star
 
 
 @pytest.mark.parametrize("kwargs, reason", [
