@@ -66,6 +66,12 @@ the validation digits (chosen on validation only).
 
 ![trade-off](non_digit_tradeoff.png)
 
+## Through the page
+
+How the served model does on digits drawn with the page's pen in a real browser (stroke replay of
+validation digits), and on numbers, is measured by the serving side's benchmarks
+(`make bench-strokes`, `make bench-numbers`) and reported in [recognition](../RECOGNITION.md).
+
 ![confusion matrix](confusion_matrix.png)
 ![misclassified digits](misclassified.png)
 
