@@ -1,8 +1,11 @@
-"""Serving benchmark: in-process floor, TorchServe REST, and the Flask front, side by side in one run.
+"""Serving benchmark: in-process floor, the in-process peer app, TorchServe REST, and the Flask front,
+side by side in one run.
 
     python -m serving.benchmark [--seconds 5] [--output docs/BENCHMARKS.md]      (make bench)
 
-For each batching setting (none, then up to 8 requests waiting at most 1 ms) it starts a private
+It first measures the peer (serving/peer_app.py, the in-process Flask app a user would write
+instead) at 1, 8 and 32 clients; then, for each batching setting (none, then up to 8 requests
+waiting at most 1 ms), it starts a private
 TorchServe on free loopback ports and a web front (waitress, in its own process) in front of it,
 then measures sequential latency and the throughput of 1, 8 and 32 concurrent clients, each
 sending 280x280 canvas PNGs of real MNIST test digits. The load generator runs on the same
@@ -27,7 +30,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from serving.loadgen import percentile, post, sample_pngs, start_web_front
+from serving.loadgen import percentile, post, sample_pngs, start_peer, start_web_front
 from serving.settings import HANDLER_DIR, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
 from serving.torchserve import private_instance, read_properties, start, stop
 
@@ -131,7 +134,27 @@ def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float
     return results
 
 
-def report(floor: Figures, settings: list[dict], seconds: float) -> str:
+def measure_peer(pngs: list[bytes], seconds: float) -> dict:
+    """The in-process Flask app a user would write instead (serving/peer_app.py)."""
+    process, url = start_peer()
+    try:
+        return {"sequential": sequential(url, pngs),
+                "concurrent": {clients: concurrent(url, pngs, clients, seconds) for clients in CONCURRENCY}}
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def ratios(setting: dict, peer: dict, floor_p50: float) -> str:
+    """The issue's targets, as ratios measured in this one run."""
+    web = {c: v["flask"].throughput / peer["concurrent"][c].throughput for c, v in setting["concurrent"].items()}
+    direct_32 = setting["concurrent"][32]["torchserve"].throughput / peer["concurrent"][32].throughput
+    return (f"Against the in-process peer: web front throughput {web[8]:.2f}x at 8 clients and {web[32]:.2f}x at "
+            f"32; TorchServe direct {direct_32:.2f}x at 32; web front sequential p50 "
+            f"{setting['sequential']['flask'].percentile(50) / floor_p50:.2f}x the floor.")
+
+
+def report(floor: Figures, peer: dict, settings: list[dict], seconds: float) -> str:
     base = statistics.median(floor.latencies_ms)
     model = json.loads(read_properties(TORCHSERVE_CONFIG)["models"])[MODEL_NAME][MODEL_VERSION]
     shipped = (model["batchSize"], model["maxBatchDelay"])
@@ -147,6 +170,14 @@ def report(floor: Figures, settings: list[dict], seconds: float) -> str:
         "",
         f"**In-process floor** (decode + preprocess + forward, one torch thread): p50 {base:.2f} ms, "
         f"p99 {floor.percentile(99):.2f} ms.",
+        "",
+        "**In-process peer** (`serving/peer_app.py`: one Flask process holding the same model and the "
+        "handler's own modules, waitress with 4 threads; what a user would write instead of this stack):",
+        "",
+        "| clients | requests/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        *[f"| {clients} | {figures.throughput:.0f} | {figures.percentile(50):.2f} | {figures.percentile(99):.2f} |"
+          for clients, figures in [("sequential", peer["sequential"]), *peer["concurrent"].items()]],
         "",
     ]
     for setting in settings:
@@ -165,7 +196,7 @@ def report(floor: Figures, settings: list[dict], seconds: float) -> str:
                      "(sequential); Flask keeps " + ", ".join(
                          f"{100 * v['flask'].throughput / v['torchserve'].throughput:.0f}% at {c} clients"
                          for c, v in setting["concurrent"].items()) + " of TorchServe's direct throughput.")
-        lines.append("")
+        lines += ["", ratios(setting, peer, base), ""]
     return "\n".join(lines)
 
 
@@ -176,8 +207,9 @@ def main() -> None:
     args = parser.parse_args()
     pngs = sample_pngs()
     floor = in_process_floor(pngs)
+    peer = measure_peer(pngs, args.seconds)
     settings = [measure_setting(batching, pngs, args.seconds) for batching in BATCHING]
-    text = report(floor, settings, args.seconds)
+    text = report(floor, peer, settings, args.seconds)
     print(text)
     if args.output:
         args.output.write_text(text + "\n")

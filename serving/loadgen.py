@@ -1,5 +1,5 @@
-"""What the benchmark and the load test share: the sample requests, a web front in its own
-process, one POST on a keep-alive connection, and percentiles."""
+"""What the benchmark and the load test share: the sample requests, a web front (or the in-process
+peer) in its own process, one POST on a keep-alive connection, and percentiles."""
 
 from __future__ import annotations
 
@@ -29,8 +29,19 @@ def start_web_front(instance: Instance) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, TORCHSERVE_INFERENCE_URL=instance.address("inference"),
                TORCHSERVE_MANAGEMENT_URL=instance.address("management"), WEB_PORT=str(port),
                WEB_METRICS_PORT=str(metrics_port))
+    return serve_in_own_process(["-m", "web.serve"], env, port)
+
+
+def start_peer() -> tuple[subprocess.Popen, str]:
+    """The in-process app a user would write instead (serving/peer_app.py), in its own process."""
+    port = free_ports(1)[0]
+    return serve_in_own_process(["-m", "serving.peer_app", "--port", str(port)], dict(os.environ), port)
+
+
+def serve_in_own_process(arguments: list[str], env: dict, port: int) -> tuple[subprocess.Popen, str]:
+    """``python arguments`` serving on ``port``; the process and its /predict URL once /healthz is 200."""
     # waitress warns on stderr whenever its task queue grows, which load makes it do on purpose.
-    process = subprocess.Popen([sys.executable, "-m", "web.serve"], env=env, cwd=REPO_ROOT,
+    process = subprocess.Popen([sys.executable, *arguments], env=env, cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
