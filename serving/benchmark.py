@@ -21,7 +21,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from serving.loadgen import percentile, post, sample_pngs, start_peer, start_web_front
+from serving.loadgen import percentile, post, running_peer, running_web_front, sample_pngs
 from serving.settings import HANDLER_DIR, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
-from serving.torchserve import private_instance, read_properties, start, stop
+from serving.torchserve import read_properties, scratch_instance
 
 sys.path.insert(0, str(HANDLER_DIR))
 from mnist_preprocess import image_to_symbols  # noqa: E402
@@ -115,34 +114,22 @@ def concurrent(url: str, pngs: list[bytes], clients: int, seconds: float) -> Fig
 
 
 def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float) -> dict:
-    with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch), batching)
-        start(instance)
-        web, web_url = start_web_front(instance)
+    with scratch_instance(batching) as instance, running_web_front(instance) as (_, web_url):
         direct_url = instance.predictions_url()
-        try:
-            results = {"batching": batching,
-                       "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
-                       "concurrent": {}}
-            for clients in CONCURRENCY:
-                results["concurrent"][clients] = {"torchserve": concurrent(direct_url, pngs, clients, seconds),
-                                                  "flask": concurrent(web_url, pngs, clients, seconds)}
-        finally:
-            web.terminate()
-            web.wait()
-            stop(instance)
+        results = {"batching": batching,
+                   "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
+                   "concurrent": {}}
+        for clients in CONCURRENCY:
+            results["concurrent"][clients] = {"torchserve": concurrent(direct_url, pngs, clients, seconds),
+                                              "flask": concurrent(web_url, pngs, clients, seconds)}
     return results
 
 
 def measure_peer(pngs: list[bytes], seconds: float) -> dict:
     """The in-process Flask app a user would write instead (serving/peer_app.py)."""
-    process, url = start_peer()
-    try:
+    with running_peer() as url:
         return {"sequential": sequential(url, pngs),
                 "concurrent": {clients: concurrent(url, pngs, clients, seconds) for clients in CONCURRENCY}}
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def ratios(setting: dict, peer: dict, floor_p50: float) -> str:

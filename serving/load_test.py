@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
 
-from serving.loadgen import percentile, post, sample_pngs, start_web_front
-from serving.torchserve import private_instance, read_properties, running_pid, start, stop
+from serving.loadgen import percentile, post, running_web_front, sample_pngs
+from serving.torchserve import read_properties, running_pid, scratch_instance
 
 
 @dataclass
@@ -126,25 +124,17 @@ def main() -> None:
                         help="rounds of load; memory is read after each, so growth can be told from warm-up")
     args = parser.parse_args()
     pngs = sample_pngs()
-    with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch))
-        start(instance)
-        web, web_url = start_web_front(instance)
+    with scratch_instance() as instance, running_web_front(instance) as (web, web_url):
         direct_url = instance.predictions_url()
-        try:
-            expected = digits_at_rest(web_url, pngs)
-            run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted
-            memory = [memory_mb(running_pid(instance), web.pid)]
-            results = []
-            for _ in range(args.rounds):
-                results.append(run_load(web_url, pngs, expected, args.clients, args.seconds))
-                memory.append(memory_mb(running_pid(instance), web.pid))
-            queue_size = int(read_properties(instance.config)["job_queue_size"])
-            burst_statuses, slowest = burst(direct_url, pngs[0], 3 * queue_size)
-        finally:
-            web.terminate()
-            web.wait()
-            stop(instance)
+        expected = digits_at_rest(web_url, pngs)
+        run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted
+        memory = [memory_mb(running_pid(instance), web.pid)]
+        results = []
+        for _ in range(args.rounds):
+            results.append(run_load(web_url, pngs, expected, args.clients, args.seconds))
+            memory.append(memory_mb(running_pid(instance), web.pid))
+        queue_size = int(read_properties(instance.config)["job_queue_size"])
+        burst_statuses, slowest = burst(direct_url, pngs[0], 3 * queue_size)
 
     for index, result in enumerate(results, 1):
         print(f"## Round {index}: {args.clients} clients through the web front for {args.seconds:g} s\n")

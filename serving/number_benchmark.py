@@ -18,9 +18,7 @@ import argparse
 import http.client
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
@@ -30,7 +28,7 @@ from scipy import ndimage
 from serving.canvas_png import ink_png, number_canvas
 from serving.loadgen import post
 from serving.settings import HANDLER_DIR, SERIALIZED_MODEL
-from serving.torchserve import private_instance, start, stop
+from serving.torchserve import scratch_instance
 from training.data import load_mnist
 
 sys.path.insert(0, str(HANDLER_DIR))
@@ -48,9 +46,8 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     return mnist.train_images[valid_index].numpy(), mnist.train_labels[valid_index].numpy()
 
 
-def read_numbers(canvases: list[bytes]) -> list[str]:
+def read_numbers(model: torch.jit.ScriptModule, canvases: list[bytes]) -> list[str]:
     """The ``number`` of each canvas's answer, read by the handler's modules in this process."""
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
     threshold = float(model.non_digit_threshold)
     numbers = []
     with torch.inference_mode():
@@ -62,6 +59,7 @@ def read_numbers(canvases: list[bytes]) -> list[str]:
 
 
 def accuracy_by_length(images: np.ndarray, labels: np.ndarray, per_length: int, seed: int) -> dict[int, float]:
+    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
     rng = np.random.default_rng(seed)
     accuracy = {}
     for length in LENGTHS:
@@ -72,7 +70,7 @@ def accuracy_by_length(images: np.ndarray, labels: np.ndarray, per_length: int, 
                                    gap=int(rng.integers(10, 60)), jitter=int(rng.integers(0, 30)), seed=case)
             canvases.append(ink_png(canvas))
             expected.append("".join(str(label) for label in labels[picked]))
-        read = read_numbers(canvases)
+        read = read_numbers(model, canvases)
         accuracy[length] = sum(r == e for r, e in zip(read, expected)) / per_length
     return accuracy
 
@@ -119,13 +117,8 @@ def main() -> None:
     images, labels = validation_digits()
     accuracy = accuracy_by_length(images, labels, args.numbers, args.seed)
     pairs, read_as_one = touching_pairs_read_as_one(images, args.seed)
-    with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch))
-        start(instance)
-        try:
-            medians = latencies(instance.predictions_url(), images)
-        finally:
-            stop(instance)
+    with scratch_instance() as instance:
+        medians = latencies(instance.predictions_url(), images)
     print(f"| digits in the number | {' | '.join(str(n) for n in LENGTHS)} |")
     print(f"|---|{'---|' * len(LENGTHS)}")
     print(f"| read exactly ({args.numbers} numbers each) | "

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from serving.loadgen import start_web_front
+from serving.loadgen import running_web_front
 from serving.number_benchmark import validation_digits
 from serving.pen_strokes import digit_strokes
 from serving.settings import CHROMIUM, CHROMIUM_ARGS
-from serving.torchserve import private_instance, start, stop
+from serving.torchserve import scratch_instance
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 560, 280
 # Resolves after the page has painted twice: the answer that just arrived is then on screen.
@@ -70,24 +68,16 @@ def main() -> None:
     images, labels = validation_digits()
     rng = np.random.default_rng(args.seed)
     picked = rng.choice(len(labels), args.digits, replace=False)
-    with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch))
-        start(instance)
-        web, predict_url = start_web_front(instance)
-        results = []
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 900, "height": 700})
-                page.goto(predict_url.removesuffix("predict"))
-                for index in picked:
-                    read, elapsed = replay(page, images[index], rng)
-                    results.append((read == str(labels[index]), read, int(labels[index]), elapsed))
-                browser.close()
-        finally:
-            web.terminate()
-            web.wait()
-            stop(instance)
+    results = []
+    with scratch_instance() as instance, running_web_front(instance) as (_, predict_url), \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        page.goto(predict_url.removesuffix("predict"))
+        for index in picked:
+            read, elapsed = replay(page, images[index], rng)
+            results.append((read == str(labels[index]), read, int(labels[index]), elapsed))
+        browser.close()
     right = sum(result[0] for result in results)
     wrong = [(expected, read) for ok, read, expected, _ in results if not ok]
     print(f"stroke-replayed validation digits read right: {right}/{len(results)} = {100 * right / len(results):.2f}%")

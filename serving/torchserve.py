@@ -18,9 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,6 +180,19 @@ def stop(instance: Instance = DEFAULT_INSTANCE, timeout_s: float = STOP_TIMEOUT_
     else:
         os.kill(pid, signal.SIGKILL)
     instance.pid_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def scratch_instance(batching: tuple[int, int] | None = None) -> Iterator[Instance]:
+    """A private instance in a temporary folder, started, and stopped and removed on leaving
+    (for the benchmarks and the load test)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        instance = private_instance(Path(scratch), batching)
+        start(instance)
+        try:
+            yield instance
+        finally:
+            stop(instance)
 
 
 def process_alive(pid: int) -> bool:

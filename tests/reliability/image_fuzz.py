@@ -193,34 +193,27 @@ def fuzz_in_process(cases: int, run_seed: int, progress: bool = False) -> Report
 
 def fuzz_through_torchserve(cases: int, run_seed: int, progress: bool = False) -> tuple[Counter, list[str]]:
     """Every case through the web front (test client) to a private TorchServe; 5xx and worker deaths."""
-    import tempfile  # noqa: PLC0415
-
-    from serving.torchserve import private_instance, start, stop  # noqa: PLC0415
+    from serving.torchserve import scratch_instance  # noqa: PLC0415
     from tests.reliability.image_mutations import mutated_case  # noqa: PLC0415
     from tests.serving_helpers import web_app, worker_pids  # noqa: PLC0415
 
     statuses: Counter = Counter()
     findings: list[str] = []
-    with tempfile.TemporaryDirectory() as run_dir:
-        instance = private_instance(Path(run_dir))
-        start(instance)
-        try:
-            client = web_app(instance).test_client()
-            pids = worker_pids(instance)
-            for index in range(cases):
-                name, data = mutated_case(index, run_seed)
-                response = client.post("/predict", data=data, content_type="image/png")
-                statuses[response.status_code] += 1
-                if response.status_code >= 500:
-                    findings.append(f"case {index} ({name}): HTTP {response.status_code} {response.get_json()}")
-                if index % 100 == 99 or index == cases - 1:
-                    if worker_pids(instance) != pids:
-                        findings.append(f"a worker died by case {index} ({name})")
-                        pids = worker_pids(instance)
-                    if progress and index % 1000 == 999:
-                        print(f"  {index + 1:,} requests: {dict(statuses)}", flush=True)
-        finally:
-            stop(instance)
+    with scratch_instance() as instance:
+        client = web_app(instance).test_client()
+        pids = worker_pids(instance)
+        for index in range(cases):
+            name, data = mutated_case(index, run_seed)
+            response = client.post("/predict", data=data, content_type="image/png")
+            statuses[response.status_code] += 1
+            if response.status_code >= 500:
+                findings.append(f"case {index} ({name}): HTTP {response.status_code} {response.get_json()}")
+            if index % 100 == 99 or index == cases - 1:
+                if worker_pids(instance) != pids:
+                    findings.append(f"a worker died by case {index} ({name})")
+                    pids = worker_pids(instance)
+                if progress and index % 1000 == 999:
+                    print(f"  {index + 1:,} requests: {dict(statuses)}", flush=True)
     return statuses, findings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.loadgen import sample_pngs, start_web_front
+from serving.loadgen import running_web_front, sample_pngs
 from serving.load_test import burst, digits_at_rest, run_load
 from serving.torchserve import read_properties
 
@@ -14,10 +14,8 @@ pytestmark = pytest.mark.torchserve
 
 @pytest.fixture(scope="module")
 def web_url(torchserve):
-    web, url = start_web_front(torchserve)
-    yield url
-    web.terminate()
-    web.wait()
+    with running_web_front(torchserve) as (_, url):
+        yield url
 
 
 def test_32_clients_every_request_answered_the_same_as_at_rest(web_url):
