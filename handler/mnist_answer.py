@@ -1,32 +1,31 @@
 """The JSON answer to one request, from the model's outputs for each symbol written. Pure functions.
 
 The model's output for a symbol is eleven numbers: the ten digits' calibrated probabilities, then
-the probability that the symbol is not a digit at all.
+the probability that the symbol is not a digit at all (the last one).
 """
 
 from __future__ import annotations
 
 import torch
 
-NUM_DIGITS = 10
 TOP_K = 3
 
 
 def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple[int, int, int, int]) -> dict:
     """One written symbol: its most likely digit (the best guess even when it is no digit), and whether it is one."""
-    probabilities = output[:NUM_DIGITS]
+    probabilities, not_a_digit = output[:-1], output[-1]
     confidence, digit = probabilities.max(dim=0)
     return {
         "digit": int(digit),
         "confidence": round(float(confidence), 6),
         "probabilities": [round(float(p), 6) for p in probabilities],
-        "is_digit": bool(output[NUM_DIGITS] < non_digit_threshold),
+        "is_digit": bool(not_a_digit < non_digit_threshold),
         "box": list(box),
     }
 
 
 def top_digits(probabilities: list[float]) -> list[dict]:
-    ranked = sorted(range(NUM_DIGITS), key=lambda digit: -probabilities[digit])[:TOP_K]
+    ranked = sorted(range(len(probabilities)), key=lambda digit: -probabilities[digit])[:TOP_K]
     return [{"digit": digit, "probability": probabilities[digit]} for digit in ranked]
 
 

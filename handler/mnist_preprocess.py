@@ -106,8 +106,9 @@ def reduced_to_working_size(image: Image.Image) -> Image.Image:
     return image.reduce(factor)
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decode ``data`` within a bounded time and memory, whatever its structure.
+def decode_image(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode ``data`` within a bounded time and memory, whatever its structure; the decoded image
+    and the (width, height) its header declares, which the decoded one may be reduced from.
 
     Sizes and part counts are checked before any pixel is decoded; JPEG is decoded at the smallest
     scale that keeps the working size; only the first frame of an animation is decoded.
@@ -119,12 +120,13 @@ def decode_image(data: bytes) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = open_image(data)
+        declared_size = image.size
         try:
             if image.format in DRAFT_FORMATS:
                 image.draft(None, (MAX_WORKING_SIDE, MAX_WORKING_SIDE))
             image.seek(0)  # the first frame of an animated GIF, PNG or WebP
             image.load()
-            return reduced_to_working_size(image)
+            return reduced_to_working_size(image), declared_size
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise BadInput("the image decodes to too many pixels", status=413) from None
         except Exception as error:  # noqa: BLE001 - Pillow raises struct.error, IndexError... on hostile bytes
@@ -217,8 +219,7 @@ class FittedSymbol:
 
 def image_to_symbols(data: bytes) -> list[FittedSymbol]:
     """Encoded image bytes to each written symbol, left to right, fitted MNIST-style."""
-    image = decode_image(data)
-    declared_width, declared_height = Image.open(io.BytesIO(data)).size  # a header decode_image has vetted
+    image, (declared_width, declared_height) = decode_image(data)
     gray, alpha, (origin_x, origin_y) = gray_and_alpha(image)
     # The decoder may have reduced a large image: boxes are scaled back to the client's pixels.
     scale_x, scale_y = declared_width / image.width, declared_height / image.height
