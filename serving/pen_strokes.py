@@ -8,19 +8,14 @@ digits, as a person's hand would, rather than pasting their pixels.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 from skimage.morphology import skeletonize
 
-TRACE_SCALE = 4      # skeletons are traced on the digit upscaled 28 -> 112 pixels
+# Skeletons are traced on the digit upscaled as training's canvas redrawing upscales it.
+from training.canvas_render import RENDER_SCALE, upscaled
+
 POINT_SPACING = 3    # keep one skeleton pixel in this many along a path
 MIN_STROKE_POINTS = 3
 NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
-
-
-def skeleton_of(digit: np.ndarray) -> np.ndarray:
-    side = digit.shape[0] * TRACE_SCALE
-    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR))
-    return skeletonize(big > 127)
 
 
 def trace(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
@@ -52,9 +47,9 @@ def trace(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
 def digit_strokes(digit: np.ndarray, left: float, top: float, height: float) -> list[list[tuple[float, float]]]:
     """The strokes of ``digit`` (28x28 uint8) as (x, y) canvas points, the 28-pixel field scaled to
     ``height`` with its top-left corner at (``left``, ``top``)."""
-    scale = height / (digit.shape[0] * TRACE_SCALE)
+    scale = height / (digit.shape[0] * RENDER_SCALE)
     strokes = []
-    for path in trace(skeleton_of(digit)):
+    for path in trace(skeletonize(upscaled(digit) > 0.5)):
         kept = path[::POINT_SPACING] + ([path[-1]] if (len(path) - 1) % POINT_SPACING else [])
         strokes.append([(left + col * scale, top + row * scale) for row, col in kept])
     return strokes

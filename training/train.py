@@ -192,13 +192,13 @@ def main(argv: list[str] | None = None) -> dict:
     phase = time.perf_counter()
     test_strokes, _ = canvas_variants(test_images.numpy(), RENDERING_SEEDS["test"])
     test_strokes = torch.from_numpy(test_strokes)
-    valid_strokes = torch.from_numpy(valid_strokes)
     validation = evaluate(served, mnist.train_images[valid_index], valid_labels)
     result = evaluate(served, test_images, test_labels)
     canvas_result = evaluate(served, test_strokes, test_labels)
     plot_confusion(result, args.report_dir / "confusion_matrix.png")
     plot_misclassified(result, test_images, test_labels, args.report_dir / "misclassified.png")
-    test_logits, canvas_logits = predict(network, test_images), predict(network, valid_strokes)
+    test_logits = predict(network, test_images)
+    canvas_logits = calibration_logits[len(valid_digits):]  # the redrawn half of the calibration set
     reliability = {
         "MNIST test, before": (digit_probabilities(test_logits), test_labels),
         "MNIST test, calibrated": (digit_probabilities(test_logits, temperature), test_labels),
