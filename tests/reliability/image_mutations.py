@@ -126,6 +126,21 @@ def random_png_body(rng: random.Random, kind: bytes) -> bytes:
     return rng.choice([b"", rng.randbytes(rng.randrange(1, 64)), b"\0" * rng.randrange(1, 16)])
 
 
+CHUNK_LIST_EDITS = ("swap", "drop", "truncate")
+
+
+def edit_chunk_list(chunks: list[tuple[bytes, bytes]], action: str, index: int, rng: random.Random) -> None:
+    """The edits PNG's and RIFF's (type, body) chunk lists share: swap two, drop one, cut one's body."""
+    if action == "swap":
+        other = rng.randrange(len(chunks))
+        chunks[index], chunks[other] = chunks[other], chunks[index]
+    elif action == "drop":
+        del chunks[index]
+    else:
+        kind, body = chunks[index]
+        chunks[index] = (kind, body[:rng.randrange(len(body) + 1)])
+
+
 def mutate_png(data: bytes, rng: random.Random) -> bytes:
     chunks = png_chunks(data)
     if not chunks:
@@ -138,14 +153,8 @@ def mutate_png(data: bytes, rng: random.Random) -> bytes:
         chunks.insert(rng.randrange(len(chunks) + 1), (kind, random_png_body(rng, kind)))
     elif action == "duplicate":
         chunks.insert(index, chunks[index])
-    elif action == "swap":
-        other = rng.randrange(len(chunks))
-        chunks[index], chunks[other] = chunks[other], chunks[index]
-    elif action == "drop":
-        del chunks[index]
-    elif action == "truncate":
-        kind, body = chunks[index]
-        chunks[index] = (kind, body[:rng.randrange(len(body) + 1)])
+    elif action in CHUNK_LIST_EDITS:
+        edit_chunk_list(chunks, action, index, rng)
     elif action == "lie":
         lie = {index: rng.choice(INTERESTING_32 + (len(chunks[index][1]) + rng.randrange(-8, 9),))}
     elif action == "many":  # a flood of small chunks, before or after the image data
@@ -273,14 +282,8 @@ def mutate_webp(data: bytes, rng: random.Random) -> bytes:
         chunks.insert(rng.randrange(len(chunks) + 1), (rng.choice(RIFF_CHUNK_TYPES), rng.randbytes(rng.randrange(0, 40))))
     elif action == "duplicate":
         chunks[index:index] = repeated([chunks[index]], rng.choice((1, 10, 1000)))
-    elif action == "swap":
-        other = rng.randrange(len(chunks))
-        chunks[index], chunks[other] = chunks[other], chunks[index]
-    elif action == "drop":
-        del chunks[index]
-    elif action == "truncate":
-        kind, body = chunks[index]
-        chunks[index] = (kind, body[:rng.randrange(len(body) + 1)])
+    elif action in CHUNK_LIST_EDITS:
+        edit_chunk_list(chunks, action, index, rng)
     elif action == "lie":
         lie = {index: rng.choice(INTERESTING_32)}
     elif action == "riff":
