@@ -27,7 +27,7 @@ RUN python3 -m pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url $
 
 COPY --chown=app:app config.properties ./
 COPY --chown=app:app handler handler
-COPY --chown=app:app model_store/mnist_resnet.pt model_store/mnist_resnet.pt
+COPY --chown=app:app model_store/mnist_resnet.pt model_store/mnist_resnet_int8.pt model_store/
 COPY --chown=app:app serving serving
 COPY --chown=app:app web web
 

@@ -6,14 +6,16 @@ and ``{"error": ...}`` while the others in the same batch are predicted as usual
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import torch
 from mnist_batch import batch_answers, prepare_batch
-from mnist_device import choose_device
+from mnist_device import INT8_ENGINE, choose_device, model_file
 from ts.torch_handler.base_handler import BaseHandler
 
+log = logging.getLogger(__name__)
 JSON = "application/json"
 EXPLANATIONS_REFUSED = ("this model gives predictions only: POST the image to /predictions/mnist "
                         "(/explanations is not available)")
@@ -27,8 +29,12 @@ class MnistDigitHandler(BaseHandler):
             # One intra-op thread per worker: the network is small and thread hand-offs cost more
             # than they save (about 5x faster than the default on a 2-core machine).
             torch.set_num_threads(1)
-        model_path = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
-        self.model = torch.jit.load(str(model_path), map_location=self.device).eval()
+        float_file = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
+        self.model_path = model_file(float_file, self.device, torch.backends.quantized.supported_engines)
+        if self.model_path != float_file:
+            torch.backends.quantized.engine = INT8_ENGINE
+        self.model = torch.jit.load(str(self.model_path), map_location=self.device).eval()
+        log.info("serving %s on %s", self.model_path.name, self.device)
         # Chosen on validation data at training time and saved inside the model file.
         self.non_digit_threshold = float(self.model.non_digit_threshold)
         self.initialized = True

@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving.settings import ARCHIVE, HANDLER, HANDLER_MODULES, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL
+from serving.settings import (ARCHIVE, HANDLER, HANDLER_MODULES, INT8_MODEL, MODEL_NAME, MODEL_VERSION,
+                              SERIALIZED_MODEL)
 
 
 # The archiver's console script may sit outside this interpreter's folder (Debian's python3 puts
@@ -31,7 +32,7 @@ def build_archive(export_path: Path = ARCHIVE.parent) -> Path:
          "--version", MODEL_VERSION,
          "--serialized-file", str(SERIALIZED_MODEL),
          "--handler", str(HANDLER),
-         "--extra-files", ",".join(str(p) for p in HANDLER_MODULES),
+         "--extra-files", ",".join(str(p) for p in [*HANDLER_MODULES, INT8_MODEL]),
          "--export-path", str(export_path)],
         check=True,
     )

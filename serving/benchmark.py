@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import torch
 
 from serving.loadgen import percentile, post, running_peer, running_web_front, sample_pngs
-from serving.settings import HANDLER_DIR, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
+from serving.settings import HANDLER_DIR, INT8_MODEL, MODEL_NAME, MODEL_VERSION, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties, scratch_instance
 
 sys.path.insert(0, str(HANDLER_DIR))
@@ -59,7 +59,7 @@ class Figures:
 def in_process_floor(pngs: list[bytes], repeats: int = 500) -> Figures:
     """Decode + preprocess + forward of one canvas PNG in this process, one torch thread."""
     torch.set_num_threads(1)
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    model = torch.jit.load(str(INT8_MODEL)).eval()
     latencies = []
     with torch.inference_mode():
         for i in range(repeats):

@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from serving.canvas_png import ink_png, number_canvas
 from serving.loadgen import post
-from serving.settings import HANDLER_DIR, SERIALIZED_MODEL
+from serving.settings import HANDLER_DIR, INT8_MODEL
 from serving.torchserve import scratch_instance
 from training.data import load_mnist
 
@@ -59,7 +59,7 @@ def read_numbers(model: torch.jit.ScriptModule, canvases: list[bytes]) -> list[s
 
 
 def accuracy_by_length(images: np.ndarray, labels: np.ndarray, per_length: int, seed: int) -> dict[int, float]:
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    model = torch.jit.load(str(INT8_MODEL)).eval()
     rng = np.random.default_rng(seed)
     accuracy = {}
     for length in LENGTHS:

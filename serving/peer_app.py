@@ -16,7 +16,7 @@ import torch
 from flask import Flask, jsonify, request
 from waitress import serve
 
-from serving.settings import HANDLER_DIR, SERIALIZED_MODEL
+from serving.settings import HANDLER_DIR, INT8_MODEL
 
 sys.path.insert(0, str(HANDLER_DIR))
 from mnist_batch import batch_answers, prepare_batch  # noqa: E402
@@ -26,7 +26,7 @@ PEER_THREADS = 4
 
 def create_peer_app() -> Flask:
     torch.set_num_threads(1)
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    model = torch.jit.load(str(INT8_MODEL)).eval()
     threshold = float(model.non_digit_threshold)
     app = Flask(__name__)
 

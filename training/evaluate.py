@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from training.model import NUM_DIGITS  # noqa: E402
+from training.calibration import expected_calibration_error  # noqa: E402
+from training.model import NOT_A_DIGIT, NUM_DIGITS  # noqa: E402
 
 
 @dataclass
@@ -39,6 +40,23 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Ev
     per_class = (confusion.diag().float() / confusion.sum(dim=1).clamp(min=1)).tolist()
     accuracy = (predictions == labels).float().mean().item()
     return Evaluation(accuracy, per_class, confusion, predictions)
+
+
+def served_figures(served: nn.Module, digit_sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                   non_digit_sets: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
+    """What a served module (output: ten digit probabilities, then P(not a digit)) does on each
+    labelled digit set: accuracy, expected calibration error and the share it calls no digit; and
+    the share of each set of non-digits it catches. Sets are (N, 28, 28) uint8 images."""
+    threshold = float(served.non_digit_threshold)
+    figures: dict[str, dict[str, float]] = {"accuracy": {}, "ece": {}, "flagged": {}}
+    for name, (images, labels) in digit_sets.items():
+        outputs = predict(served, images)
+        figures["accuracy"][name] = float((outputs[:, :NUM_DIGITS].argmax(dim=1) == labels).float().mean())
+        figures["ece"][name] = expected_calibration_error(outputs[:, :NUM_DIGITS], labels)
+        figures["flagged"][name] = float((outputs[:, NOT_A_DIGIT] >= threshold).float().mean())
+    for name, images in non_digit_sets.items():
+        figures["flagged"][name] = float((predict(served, images)[:, NOT_A_DIGIT] >= threshold).float().mean())
+    return figures
 
 
 def plot_confusion(evaluation: Evaluation, path: Path) -> None:

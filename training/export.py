@@ -16,17 +16,18 @@ def reference_path(model_path: Path) -> Path:
     return model_path.with_suffix(".reference.pt")
 
 
-def export_torchscript(model: nn.Module, path: Path, test_images: torch.Tensor) -> float:
-    """Script ``model``, load it back, and check it matches the eager model on test images.
+def export_torchscript(model: nn.Module, path: Path, test_images: torch.Tensor, traced: bool = False) -> float:
+    """Script ``model`` (or trace it: an FX-quantized network cannot be scripted), load it back, and
+    check it matches the eager model on test images.
 
     Also saves the reference inputs and outputs that the serving environment (another torch
     version) must reproduce. Returns the largest absolute difference seen.
     """
     model = model.eval().to(memory_format=torch.contiguous_format)
-    scripted = torch.jit.script(model)
+    pixels = test_images[:REFERENCE_COUNT].unsqueeze(1).float() / 255
+    scripted = torch.jit.trace(model, pixels) if traced else torch.jit.script(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     scripted.save(str(path))
-    pixels = test_images[:REFERENCE_COUNT].unsqueeze(1).float() / 255
     with torch.inference_mode():
         eager = model(pixels)
         reloaded = torch.jit.load(str(path))(pixels)

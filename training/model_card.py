@@ -12,6 +12,11 @@ def write_model_card(summary: dict, path: Path) -> None:
     versions = ", ".join(f"{name} {version}" for name, version in summary["versions"].items())
     ece = summary["expected_calibration_error"]
     non_digit_rows = "\n".join(f"| {name} | {100 * share:.2f}% |" for name, share in summary["not_a_digit"].items())
+    served = summary["served"]
+    served_rows = "\n".join(
+        f"| {measure} on {name} | " + " | ".join(f"{100 * served[model][key][name]:.2f}%" for model in ("float", "int8")) + " |"
+        for measure, key in (("accuracy", "accuracy"), ("calibration error", "ece"), ("called no digit", "flagged"))
+        for name in served["float"][key])
     quick_warning = ("\n> **Quick smoke-test run**: a few hundred images, one epoch per phase. "
                      "Not a model to serve.\n" if summary["quick"] else "")
     path.write_text(f"""# Model card: MNIST digit ResNet
@@ -65,6 +70,18 @@ the validation digits (chosen on validation only).
 {non_digit_rows}
 
 ![trade-off](non_digit_tradeoff.png)
+
+## The int8 file served on CPUs
+
+`model_store/{summary['int8_model_file']}` (SHA-256 `{summary['int8_model_sha256']}`) is the same
+network after static post-training quantization (`training/quantize.py`: x86 backend, int8 weights
+per output channel, int8 activations whose ranges were observed on validation images only), with
+the same temperature and threshold. A CPU worker serves it (about 5x faster per forward pass,
+docs/BENCHMARKS.md); a GPU worker serves the float file. Both on the same images:
+
+| measure | float | int8 |
+|---|---|---|
+{served_rows}
 
 ## Through the page
 

@@ -41,6 +41,7 @@ from training.model import (NOT_A_DIGIT, CalibratedDigitModel, DigitResNet, coun
                             count_parameters)
 from training.model_card import write_model_card  # noqa: E402
 from training.non_digits import non_digits  # noqa: E402
+from training.quantize import export_int8  # noqa: E402
 
 PLATEAU_PATIENCE = 2   # epochs without a better validation loss before the rate is cut
 PLATEAU_FACTOR = 3.0   # the rate is divided by this
@@ -225,6 +226,15 @@ def main(argv: list[str] | None = None) -> dict:
     phase = time.perf_counter()
     difference = export_torchscript(served, args.model_path, test_images)
     timings["TorchScript export"] = time.perf_counter() - phase
+
+    phase = time.perf_counter()
+    digit_sets = {"validation": (mnist.train_images[valid_index], valid_labels),
+                  "canvas-style validation": (torch.from_numpy(valid_strokes), valid_labels),
+                  "MNIST test": (test_images, test_labels), "canvas-style test": (test_strokes, test_labels)}
+    int8 = export_int8(network, temperature, threshold,
+                       torch.from_numpy(np.concatenate([valid_digits, valid_strokes, drawn["valid"]])),
+                       args.model_path, digit_sets, {"held-out non-digits": torch.from_numpy(drawn["report"])})
+    timings["int8 quantization"] = time.perf_counter() - phase
     timings["total"] = time.perf_counter() - started
 
     summary = {
@@ -256,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         "export_max_difference": difference,
         "model_file": args.model_path.name,
         "model_sha256": sha256_of(args.model_path),
+        **int8,
         "timings_s": timings,
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "fastai": fastai.__version__},
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 from mnist_batch import batch_answers, prepare_batch
-from mnist_device import choose_device
+from mnist_device import choose_device, int8_file, model_file
 
 from serving.canvas_png import canvas_png, ink_png, number_canvas
+from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 from tests.mnist_samples import one_of_each_digit
 
 
@@ -61,3 +62,11 @@ def test_device_choice():
     assert choose_device(0, cuda_available=False) == torch.device("cpu")
     assert choose_device(1, cuda_available=True) == torch.device("cuda:1")
     assert choose_device("0", cuda_available=True) == torch.device("cuda:0")
+
+
+def test_cpu_workers_serve_the_int8_file_where_the_x86_kernels_are():
+    assert int8_file(SERIALIZED_MODEL) == INT8_MODEL  # the name training/quantize.py writes
+    cpu, gpu = torch.device("cpu"), torch.device("cuda:0")
+    assert model_file(SERIALIZED_MODEL, cpu, ["qnnpack", "x86", "fbgemm"]) == INT8_MODEL
+    assert model_file(SERIALIZED_MODEL, cpu, ["qnnpack"]) == SERIALIZED_MODEL
+    assert model_file(SERIALIZED_MODEL, gpu, ["qnnpack", "x86"]) == SERIALIZED_MODEL

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import requests
 import torch
+from mnist_preprocess import image_to_symbols
 
 from serving.canvas_png import canvas_png, ink_png, number_canvas
-from serving.settings import SERIALIZED_MODEL
+from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 from serving.torchserve import model_workers
 from tests.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit
 from tests.serving.test_preprocess import png_header_only
@@ -27,6 +28,16 @@ SEVEN = canvas_png(one_of_each_digit()[7][1], box=160, top=90, left=30)
 def test_workers_are_ready(torchserve):
     states = [worker["status"] for worker in model_workers(torchserve)]
     assert states and all(state == "READY" for state in states)
+
+
+def test_a_cpu_worker_serves_the_int8_file(torchserve):
+    """The probabilities served are the int8 file's, not the float one's (they differ slightly)."""
+    pixels = torch.stack([symbol.pixels for symbol in image_to_symbols(SEVEN)])
+    with torch.inference_mode():
+        expected = {path: torch.jit.load(str(path)).eval()(pixels)[0, :10] for path in (INT8_MODEL, SERIALIZED_MODEL)}
+    served = torch.tensor(requests.post(torchserve.predictions_url(), data=SEVEN, timeout=10).json()["probabilities"])
+    assert torch.allclose(served, expected[INT8_MODEL].float(), atol=1e-6)
+    assert not torch.allclose(served, expected[SERIALIZED_MODEL].float(), atol=1e-6)
 
 
 def test_every_way_of_sending_the_png_gives_the_same_answer(torchserve):
@@ -119,7 +130,7 @@ def test_accuracy_through_the_whole_serving_path(torchserve):
     images, labels = mnist_test_set()
     rng = np.random.default_rng(0)
     count = 1000
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
+    model = torch.jit.load(str(INT8_MODEL)).eval()  # the file a CPU worker serves
     with torch.inference_mode():
         in_process = model(torch.from_numpy(images[:count]).unsqueeze(1).float() / 255)[:, :10].argmax(1).numpy()
     in_process_accuracy = float((in_process == labels[:count]).mean())
