@@ -144,12 +144,15 @@ def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, t
         # 16-bit grayscale: Pillow's convert("L") would clip everything above 255 to white.
         return np.asarray(image, dtype=np.float32) / 65535.0, None, (0, 0)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        with_alpha = image.convert("LA")
-        drawn = with_alpha.getchannel("A").getbbox()
+        if image.mode not in ("RGBA", "LA"):
+            image = image.convert("LA")  # applies a palette's or a colour key's transparency
+        # RGBA is cropped before it is converted to grey: a canvas is mostly empty.
+        drawn = image.getchannel("A").getbbox()
         if drawn is None:
             raise BadInput("no digit found: the image is fully transparent")
         left, top, right, bottom = drawn
-        with_alpha = with_alpha.crop((left - 1, top - 1, right + 1, bottom + 1))  # outside reads as transparent
+        # One pixel of margin each way; outside the image it reads as transparent.
+        with_alpha = image.crop((left - 1, top - 1, right + 1, bottom + 1)).convert("LA")
         luma_alpha = np.asarray(with_alpha, dtype=np.float32) / 255.0
         return luma_alpha[..., 0], luma_alpha[..., 1], (left - 1, top - 1)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, None, (0, 0)
