@@ -30,7 +30,7 @@ test-training: packages-test $(TRAIN_ENV)/.installed data
 	$(TRAIN_PY) -m pytest tests/training
 
 test-serving: packages-test $(SERVE_ENV)/.installed data
-	$(SERVE_PY) -m pytest tests/serving tests/web tests/deploy tests/reliability
+	$(SERVE_PY) -m pytest tests/serving tests/bench tests/web tests/deploy tests/reliability
 
 data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
@@ -48,13 +48,13 @@ torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java
 	$(SERVE_PY) -m serving.torchserve stop
 
 bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
-	$(SERVE_PY) -m serving.benchmark --output docs/BENCHMARKS.md
+	$(SERVE_PY) -m bench.benchmark --output docs/BENCHMARKS.md
 
 bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of 1-6 validation digits read exactly, and latency by symbol count
-	$(SERVE_PY) -m serving.number_benchmark
+	$(SERVE_PY) -m bench.number_benchmark
 
 bench-strokes: packages-test $(SERVE_ENV)/.installed data  ## headless Chromium draws validation digits as pen strokes on the page
-	$(SERVE_PY) -m serving.stroke_replay_benchmark
+	$(SERVE_PY) -m bench.stroke_replay_benchmark
 
 $(SERVE_ENV)/.installed: requirements/serve.txt requirements/test.txt
 	$(PYTHON) -m venv $(SERVE_ENV)
@@ -67,7 +67,7 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	touch $@
 
 load-test: packages-run $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
-	$(SERVE_PY) -m serving.load_test
+	$(SERVE_PY) -m bench.load_test
 
 fuzz: packages-run $(SERVE_ENV)/.installed data  ## 10,000 mutated images in process, then through the web front and TorchServe (docs/RELIABILITY.md)
 	$(SERVE_PY) -m tests.reliability.image_fuzz --cases 10000 --save runs/fuzz

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from serving.canvas_png import canvas_png  # noqa: E402
+from bench.canvas_png import canvas_png  # noqa: E402
 from training.data import load_mnist  # noqa: E402
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from tests.mnist_samples import one_of_each_digit
 
 INTERESTING_16 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF)

@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from tests.mnist_samples import one_of_each_digit
 from tests.serving.test_preprocess import draw_seven, encode, png_header_only
 from tests.serving_helpers import web_app, worker_pids

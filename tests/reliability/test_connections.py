@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app, worker_pids
 from web.serve import make_server

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from serving.torchserve import model_workers, private_instance, start, stop
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from serving.torchserve import read_properties
 from tests.mnist_samples import one_of_each_digit
 from tests.reliability import hostile_images as hostile

@@ -1,12 +1,12 @@
-"""A short version of serving/load_test.py: 32 clients through the web front for a few seconds,
+"""A short version of bench/load_test.py: 32 clients through the web front for a few seconds,
 and a burst over TorchServe's job queue. Loopback only, bounded in count and time."""
 
 from __future__ import annotations
 
 import pytest
 
-from serving.loadgen import running_web_front, sample_pngs
-from serving.load_test import burst, digits_at_rest, run_load
+from bench.loadgen import running_web_front, sample_pngs
+from bench.load_test import burst, digits_at_rest, run_load
 from serving.torchserve import read_properties
 
 pytestmark = pytest.mark.torchserve

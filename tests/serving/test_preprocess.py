@@ -14,7 +14,7 @@ from mnist_errors import BadInput
 from mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
 from PIL import Image, ImageDraw
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from tests.mnist_samples import one_of_each_digit
 
 

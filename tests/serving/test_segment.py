@@ -1,5 +1,5 @@
 """Unit tests of handler/mnist_segment.py through image_to_symbols, on real MNIST test digits
-written into numbers (serving/canvas_png.number_canvas)."""
+written into numbers (bench/canvas_png.number_canvas)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mnist_segment import MAX_SYMBOLS
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from serving.canvas_png import ink_png, number_canvas
+from bench.canvas_png import ink_png, number_canvas
 from tests.mnist_samples import mnist_test_set, one_of_each_digit
 
 DIGITS = dict(one_of_each_digit())

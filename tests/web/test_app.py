@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from serving.canvas_png import canvas_png, ink_png, number_canvas
+from bench.canvas_png import canvas_png, ink_png, number_canvas
 from serving.torchserve import free_ports
 from tests.mnist_samples import non_digit_drawings, one_of_each_digit
 from tests.serving_helpers import web_app

@@ -14,7 +14,7 @@ from waitress import create_server
 
 from serving.settings import CHROMIUM as DEBIAN_CHROMIUM
 from serving.settings import CHROMIUM_ARGS, REPO_ROOT
-from serving.pen_strokes import number_strokes
+from bench.pen_strokes import number_strokes
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 

@@ -19,7 +19,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from serving.settings import REPO_ROOT
 from serving.torchserve import free_ports
 from tests.mnist_samples import one_of_each_digit

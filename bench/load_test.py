@@ -1,6 +1,6 @@
 """Load test through the web front, memory before and after, and TorchServe's queue limit on purpose.
 
-    python -m serving.load_test [--clients 32] [--seconds 60]      (make load-test)
+    python -m bench.load_test [--clients 32] [--seconds 60]      (make load-test)
 
 Starts a private TorchServe and web front on free loopback ports, records the answer for each
 sample digit at rest, then runs ``--clients`` concurrent clients for ``--seconds`` and checks that
@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 import psutil
 
-from serving.loadgen import percentile, post, running_web_front, sample_pngs
+from bench.loadgen import percentile, post, running_web_front, sample_pngs
 from serving.torchserve import read_properties, running_pid, scratch_instance
 
 

@@ -1,9 +1,9 @@
 """Numbers benchmark: how well the served path reads numbers, and what more symbols cost.
 
-    python -m serving.number_benchmark [--numbers 300]      (make bench-numbers)
+    python -m bench.number_benchmark [--numbers 300]      (make bench-numbers)
 
 Accuracy: numbers of 1 to 6 MNIST **validation** digits (never the test set), written left to
-right on a canvas with random size, gaps and vertical jitter (serving/canvas_png.number_canvas),
+right on a canvas with random size, gaps and vertical jitter (bench/canvas_png.number_canvas),
 read through the handler's own modules in this process (payload → preprocessing and segmentation
 → one forward pass → answer), exactly as a TorchServe worker reads them. Exact-number accuracy
 by length; 1-digit "numbers" are the single-digit figure, which segmentation must not lower.
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from serving.canvas_png import ink_png, number_canvas
-from serving.loadgen import post
+from bench.canvas_png import ink_png, number_canvas
+from bench.loadgen import post
 from serving.settings import HANDLER_DIR, INT8_MODEL
 from serving.torchserve import scratch_instance
 from training.data import load_mnist

@@ -1,9 +1,9 @@
-"""The benchmark's peer (serving/peer_app.py) answers like the served path, so the comparison is fair."""
+"""The benchmark's peer (bench/peer_app.py) answers like the served path, so the comparison is fair."""
 
 from __future__ import annotations
 
-from serving.canvas_png import canvas_png
-from serving.peer_app import create_peer_app
+from bench.canvas_png import canvas_png
+from bench.peer_app import create_peer_app
 from tests.mnist_samples import one_of_each_digit
 
 

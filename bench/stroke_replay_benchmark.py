@@ -1,8 +1,8 @@
 """Stroke-replay benchmark: headless Chromium draws MNIST validation digits on the real page.
 
-    python -m serving.stroke_replay_benchmark [--digits 300]      (make bench-strokes)
+    python -m bench.stroke_replay_benchmark [--digits 300]      (make bench-strokes)
 
-Each digit's skeleton is traced into pen strokes (serving/pen_strokes.py) and replayed with the
+Each digit's skeleton is traced into pen strokes (bench/pen_strokes.py) and replayed with the
 mouse on the page's canvas, at a random height and place, so the page's own pen draws it; the
 answer is read off the page once the prediction asked for when the pen lifts has come back. The
 page, the web front (waitress, its own process) and a private TorchServe run here as they do for a
@@ -18,9 +18,9 @@ import time
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from serving.loadgen import running_web_front
-from serving.number_benchmark import validation_digits
-from serving.pen_strokes import digit_strokes
+from bench.loadgen import running_web_front
+from bench.number_benchmark import validation_digits
+from bench.pen_strokes import digit_strokes
 from serving.settings import CHROMIUM, CHROMIUM_ARGS
 from serving.torchserve import scratch_instance
 

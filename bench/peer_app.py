@@ -1,6 +1,6 @@
 """The app a user would write instead of this stack: one Flask process holding the model.
 
-    python -m serving.peer_app --port 5100      (started by make bench, as the peer)
+    python -m bench.peer_app --port 5100      (started by make bench, as the peer)
 
 The same TorchScript file and the handler's own modules (payload, preprocessing and segmentation,
 answer), so the benchmark compares serving paths only: no TorchServe, no second hop. waitress with

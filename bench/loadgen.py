@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from serving.canvas_png import canvas_png
+from bench.canvas_png import canvas_png
 from serving.settings import REPO_ROOT
 from serving.torchserve import Instance, free_ports
 from training.data import load_mnist
@@ -38,10 +38,10 @@ def running_web_front(instance: Instance) -> Iterator[tuple[subprocess.Popen, st
 
 @contextmanager
 def running_peer() -> Iterator[str]:
-    """The in-process app a user would write instead (serving/peer_app.py), in its own process:
+    """The in-process app a user would write instead (bench/peer_app.py), in its own process:
     its /predict URL; stopped on leaving."""
     port = free_ports(1)[0]
-    with serving_in_own_process(["-m", "serving.peer_app", "--port", str(port)], dict(os.environ), port) as (_, url):
+    with serving_in_own_process(["-m", "bench.peer_app", "--port", str(port)], dict(os.environ), port) as (_, url):
         yield url
 
 
