@@ -16,8 +16,6 @@ so none is applied; docs/BENCHMARKS.md measures how often that happens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-
 import numpy as np
 from scipy import ndimage
 
@@ -45,32 +43,33 @@ class Symbol:
 
 @dataclass(eq=False)  # pieces are told apart by identity, not by comparing their masks
 class Piece:
-    mask: np.ndarray  # the whole ink map's shape: which pixels belong to this piece
-
-    @cached_property
-    def columns(self) -> np.ndarray:
-        return np.flatnonzero(self.mask.any(axis=0))
-
-    @cached_property
-    def rows(self) -> np.ndarray:
-        return np.flatnonzero(self.mask.any(axis=1))
+    mask: np.ndarray  # which pixels of its box belong to this piece; the box is tight around them
+    top: int
+    left: int
 
     @property
-    def left(self) -> int:
-        return int(self.columns[0])
+    def bottom(self) -> int:
+        return self.top + self.mask.shape[0]
 
     @property
     def right(self) -> int:
-        return int(self.columns[-1]) + 1
+        return self.left + self.mask.shape[1]
 
     @property
     def width(self) -> int:
-        return self.right - self.left
+        return self.mask.shape[1]
 
     @property
     def height(self) -> int:
-        rows = self.rows
-        return int(rows[-1] - rows[0]) + 1
+        return self.mask.shape[0]
+
+    def joined(self, other: Piece) -> Piece:
+        """One piece of both: their masks in the box around both."""
+        top, left = min(self.top, other.top), min(self.left, other.left)
+        mask = np.zeros((max(self.bottom, other.bottom) - top, max(self.right, other.right) - left), dtype=bool)
+        for piece in (self, other):
+            mask[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] |= piece.mask
+        return Piece(mask, top, left)
 
 
 def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> list[Piece]:
@@ -83,13 +82,8 @@ def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> list[Piece]:
         raise BadInput(f"the drawing has {len(kept)} separate marks; a number of at most {MAX_SYMBOLS} "
                        f"digits has far fewer")
     boxes = ndimage.find_objects(labels)
-    pieces = []
-    for label in kept:
-        mask = np.zeros_like(labels, dtype=bool)
-        box = boxes[label - 1]
-        mask[box] = labels[box] == label
-        pieces.append(Piece(mask))
-    return pieces
+    return [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
+            for label in kept]
 
 
 def overlaps(a: Piece, b: Piece) -> bool:
@@ -106,7 +100,7 @@ def merged(pieces: list[Piece]) -> list[Piece]:
         for i in range(len(symbols)):
             for j in range(i + 1, len(symbols)):
                 if overlaps(symbols[i], symbols[j]):
-                    symbols[i] = Piece(symbols[i].mask | symbols[j].mask)
+                    symbols[i] = symbols[i].joined(symbols[j])
                     del symbols[j]
                     changed = True
                     break
@@ -132,7 +126,7 @@ def attached(pieces: list[Piece]) -> list[Piece]:
         nearest = min(others, key=lambda piece: gap_between(minor, piece))
         if gap_between(minor, nearest) <= ATTACH_GAP * line_height:
             symbols.remove(minor)
-            symbols[symbols.index(nearest)] = Piece(nearest.mask | minor.mask)
+            symbols[symbols.index(nearest)] = nearest.joined(minor)
     return symbols
 
 
@@ -144,11 +138,12 @@ def split_symbols(ink: np.ndarray, threshold: float) -> list[Symbol]:
                        status=422)
     symbols = []
     for piece in sorted(pieces, key=lambda p: p.left):
-        rows = piece.rows
-        top, bottom = int(rows[0]), int(rows[-1]) + 1
         # One pixel more each way keeps the anti-aliased edge of the strokes, which is below the threshold.
-        window = (slice(max(top - 1, 0), bottom + 1), slice(max(piece.left - 1, 0), piece.right + 1))
-        own = ndimage.binary_dilation(piece.mask[window], structure=EIGHT_CONNECTED)
+        top, left = max(piece.top - 1, 0), max(piece.left - 1, 0)
+        window = (slice(top, piece.bottom + 1), slice(left, piece.right + 1))
+        own = np.zeros(ink[window].shape, dtype=bool)
+        own[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] = piece.mask
+        own = ndimage.binary_dilation(own, structure=EIGHT_CONNECTED)
         symbols.append(Symbol(np.where(own, ink[window], 0.0).astype(np.float32),
-                              (piece.left, top, piece.right, bottom)))
+                              (piece.left, piece.top, piece.right, piece.bottom)))
     return symbols
