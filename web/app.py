@@ -8,13 +8,14 @@ import json
 import logging
 import re
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web.config import load_config
 from web.observability import install_observability
 from web.torchserve_client import TorchServeClient
 
+JSON = "application/json"
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
@@ -119,12 +120,12 @@ def create_app(config: dict | None = None) -> Flask:
         if not image:
             return jsonify(error="no image received: draw a digit first"), 400
         answer = client.predict(image, want_preview=request.args.get("preview", "").lower() in TRUE_WORDS)
-        return jsonify(answer.body), answer.status
+        return Response(answer.body, answer.status, mimetype=JSON)
 
     @app.get("/healthz")
     def healthz():
         answer = client.health()
-        return jsonify(answer.body), answer.status
+        return Response(answer.body, answer.status, mimetype=JSON)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
