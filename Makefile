@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench bench-numbers bench-strokes load-test fuzz container-check \
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-numbers bench-strokes load-test fuzz container-check \
 	packages-run packages-data packages-test packages-container
 
 help:
@@ -49,6 +49,9 @@ torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java
 
 bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
 	$(SERVE_PY) -m bench.benchmark --output docs/BENCHMARKS.md
+
+bench-batching: packages-run $(SERVE_ENV)/.installed data  ## batchSize x maxBatchDelay x workers on the web path (docs/BATCHING.md)
+	$(SERVE_PY) -m bench.batching_grid --output docs/BATCHING.md
 
 bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of 1-6 validation digits read exactly, and latency by symbol count
 	$(SERVE_PY) -m bench.number_benchmark

@@ -3,12 +3,12 @@ side by side in one run.
 
     python -m bench.benchmark [--seconds 5] [--output docs/BENCHMARKS.md]      (make bench)
 
-It first measures the peer (bench/peer_app.py, the in-process Flask app a user would write
-instead) at 1, 8 and 32 clients; then, for each batching setting (none, then up to 8 requests
-waiting at most 1 ms), it starts a private
-TorchServe on free loopback ports and a web front (waitress, in its own process) in front of it,
-then measures sequential latency and the throughput of 1, 8 and 32 concurrent clients, each
-sending 280x280 canvas PNGs of real MNIST test digits. The load generator runs on the same
+It first measures the forward pass of the float and int8 model files, and the peer
+(bench/peer_app.py, the in-process Flask app a user would write instead) at 1, 8 and 32 clients;
+then it starts a private TorchServe configured as config.properties (on free loopback ports) and
+a web front (waitress, in its own process) in front of it, and measures sequential latency and
+the throughput of 1, 8 and 32 concurrent clients, each sending 280x280 canvas PNGs of real MNIST
+test digits. Other batching settings: bench/batching_grid.py. The load generator runs on the same
 cores: the figures are what this machine does with client, web front and TorchServe together.
 """
 
@@ -30,15 +30,14 @@ from urllib.parse import urlparse
 import torch
 
 from bench.loadgen import percentile, post, running_peer, running_web_front, sample_pngs
-from serving.settings import HANDLER_DIR, INT8_MODEL, MODEL_NAME, MODEL_VERSION, TORCHSERVE_CONFIG
+from serving.settings import (HANDLER_DIR, INT8_MODEL, MODEL_METRICS, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL,
+                              TORCHSERVE_CONFIG)
 from serving.torchserve import read_properties, scratch_instance
 
 sys.path.insert(0, str(HANDLER_DIR))
 from mnist_preprocess import image_to_symbols  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
-# (batchSize, maxBatchDelay ms): without batching, and with batches of up to 8 waiting at most 1 ms.
-BATCHING = ((1, 1), (8, 1))
 SEQUENTIAL_REQUESTS = 300
 
 
@@ -113,11 +112,10 @@ def concurrent(url: str, pngs: list[bytes], clients: int, seconds: float) -> Fig
     return Figures(len(latencies), time.perf_counter() - started, latencies)
 
 
-def measure_setting(batching: tuple[int, int], pngs: list[bytes], seconds: float) -> dict:
-    with scratch_instance(batching) as instance, running_web_front(instance) as (_, web_url):
+def measure_shipped(pngs: list[bytes], seconds: float) -> dict:
+    with scratch_instance() as instance, running_web_front(instance) as (_, web_url):
         direct_url = instance.predictions_url()
-        results = {"batching": batching,
-                   "sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
+        results = {"sequential": {"torchserve": sequential(direct_url, pngs), "flask": sequential(web_url, pngs)},
                    "concurrent": {}}
         for clients in CONCURRENCY:
             results["concurrent"][clients] = {"torchserve": concurrent(direct_url, pngs, clients, seconds),
@@ -141,10 +139,36 @@ def ratios(setting: dict, peer: dict, floor_p50: float) -> str:
             f"{setting['sequential']['flask'].percentile(50) / floor_p50:.2f}x the floor.")
 
 
-def report(floor: Figures, peer: dict, settings: list[dict], seconds: float) -> str:
+def forward_pass_ms(path: Path, batch: int, repeats: int = 300) -> float:
+    """Median milliseconds of one forward pass of ``batch`` images, one torch thread."""
+    torch.set_num_threads(1)
+    model = torch.jit.load(str(path)).eval()
+    pixels = torch.rand(batch, 1, 28, 28)
+    latencies = []
+    with torch.inference_mode():
+        for _ in range(repeats + 30):
+            started = time.perf_counter()
+            model(pixels)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies[30:])
+
+
+def forward_table() -> list[str]:
+    """The two model files side by side: cost, latency at batch 1 and 8, accuracy (model card)."""
+    metrics = json.loads(MODEL_METRICS.read_text())
+    rows = ["| model file | multiply-accumulates | forward batch 1 ms | forward batch 8 ms | MNIST test "
+            "| canvas-style test | ECE MNIST test |", "|---|---|---|---|---|---|---|"]
+    for name, path in (("float", SERIALIZED_MODEL), ("int8", INT8_MODEL)):
+        served = metrics["served"][name]
+        rows.append(f"| `{path.name}` ({name}) | {metrics['macs'] / 1e6:.1f} M | {forward_pass_ms(path, 1):.2f} | "
+                    f"{forward_pass_ms(path, 8):.2f} | {100 * served['accuracy']['MNIST test']:.2f}% | "
+                    f"{100 * served['accuracy']['canvas-style test']:.2f}% | {100 * served['ece']['MNIST test']:.2f}% |")
+    return rows
+
+
+def report(floor: Figures, forward: list[str], peer: dict, setting: dict, seconds: float) -> str:
     base = statistics.median(floor.latencies_ms)
     model = json.loads(read_properties(TORCHSERVE_CONFIG)["models"])[MODEL_NAME][MODEL_VERSION]
-    shipped = (model["batchSize"], model["maxBatchDelay"])
     lines = [
         "# Serving benchmark",
         "",
@@ -153,10 +177,17 @@ def report(floor: Figures, peer: dict, settings: list[dict], seconds: float) -> 
         f"{platform.python_version()}, torch {torch.__version__}. Client, web front and TorchServe share "
         "the same cores. Each request is a 280x280 RGBA canvas PNG of a real MNIST test digit.",
         "",
-        f"config.properties serves with batchSize {shipped[0]} and maxBatchDelay {shipped[1]} ms.",
+        "## The model's forward pass",
         "",
-        f"**In-process floor** (decode + preprocess + forward, one torch thread): p50 {base:.2f} ms, "
-        f"p99 {floor.percentile(99):.2f} ms.",
+        "A CPU worker serves the int8 file (static post-training quantization, `training/quantize.py`), "
+        "a GPU worker the float one; accuracy and calibration from the model card (docs/model/MODEL_CARD.md).",
+        "",
+        *forward,
+        "",
+        "## In process",
+        "",
+        f"**In-process floor** (decode + preprocess + forward of the int8 file, one torch thread): "
+        f"p50 {base:.2f} ms, p99 {floor.percentile(99):.2f} ms.",
         "",
         "**In-process peer** (`bench/peer_app.py`: one Flask process holding the same model and the "
         "handler's own modules, waitress with 4 threads; what a user would write instead of this stack):",
@@ -166,24 +197,23 @@ def report(floor: Figures, peer: dict, settings: list[dict], seconds: float) -> 
         *[f"| {clients} | {figures.throughput:.0f} | {figures.percentile(50):.2f} | {figures.percentile(99):.2f} |"
           for clients, figures in [("sequential", peer["sequential"]), *peer["concurrent"].items()]],
         "",
+        f"## TorchServe as config.properties ships it (batchSize {model['batchSize']}, maxBatchDelay "
+        f"{model['maxBatchDelay']} ms, {model['minWorkers']} workers; other settings: [BATCHING.md](BATCHING.md))",
+        "",
+        "| path | clients | requests/s | p50 ms | p99 ms | p50 / floor |",
+        "|---|---|---|---|---|---|",
     ]
-    for setting in settings:
-        batch_size, delay = setting["batching"]
-        lines += [f"## TorchServe batchSize {batch_size}, maxBatchDelay {delay} ms", "",
-                  "| path | clients | requests/s | p50 ms | p99 ms | p50 / floor |",
-                  "|---|---|---|---|---|---|"]
-        rows = [("sequential", setting["sequential"])] + [(str(c), v) for c, v in setting["concurrent"].items()]
-        for clients, by_path in rows:
-            for path, figures in by_path.items():
-                lines.append(f"| {path} | {clients} | {figures.throughput:.0f} | {figures.percentile(50):.2f} | "
-                             f"{figures.percentile(99):.2f} | {figures.percentile(50) / base:.1f}x |")
-        lines.append("")
-        seq = setting["sequential"]
-        lines.append(f"Flask adds {seq['flask'].percentile(50) - seq['torchserve'].percentile(50):.2f} ms at p50 "
-                     "(sequential); Flask keeps " + ", ".join(
-                         f"{100 * v['flask'].throughput / v['torchserve'].throughput:.0f}% at {c} clients"
-                         for c, v in setting["concurrent"].items()) + " of TorchServe's direct throughput.")
-        lines += ["", ratios(setting, peer, base), ""]
+    rows = [("sequential", setting["sequential"])] + [(str(c), v) for c, v in setting["concurrent"].items()]
+    for clients, by_path in rows:
+        for path, figures in by_path.items():
+            lines.append(f"| {path} | {clients} | {figures.throughput:.0f} | {figures.percentile(50):.2f} | "
+                         f"{figures.percentile(99):.2f} | {figures.percentile(50) / base:.1f}x |")
+    seq = setting["sequential"]
+    lines += ["", f"Flask adds {seq['flask'].percentile(50) - seq['torchserve'].percentile(50):.2f} ms at p50 "
+              "(sequential); Flask keeps " + ", ".join(
+                  f"{100 * v['flask'].throughput / v['torchserve'].throughput:.0f}% at {c} clients"
+                  for c, v in setting["concurrent"].items()) + " of TorchServe's direct throughput.",
+              "", ratios(setting, peer, base), ""]
     return "\n".join(lines)
 
 
@@ -193,10 +223,10 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
     args = parser.parse_args()
     pngs = sample_pngs()
+    forward = forward_table()
     floor = in_process_floor(pngs)
     peer = measure_peer(pngs, args.seconds)
-    settings = [measure_setting(batching, pngs, args.seconds) for batching in BATCHING]
-    text = report(floor, peer, settings, args.seconds)
+    text = report(floor, forward, peer, measure_shipped(pngs, args.seconds), args.seconds)
     print(text)
     if args.output:
         args.output.write_text(text + "\n")

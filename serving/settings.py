@@ -9,6 +9,8 @@ MODEL_STORE = REPO_ROOT / "model_store"
 SERIALIZED_MODEL = MODEL_STORE / "mnist_resnet.pt"
 # Its int8 copy (training/quantize.py), which CPU workers serve (handler/mnist_device.py).
 INT8_MODEL = MODEL_STORE / "mnist_resnet_int8.pt"
+# The model card's figures, written by training (training/train.py, training/quantize.py).
+MODEL_METRICS = REPO_ROOT / "docs" / "model" / "metrics.json"
 ARCHIVE = MODEL_STORE / f"{MODEL_NAME}.mar"
 HANDLER_DIR = REPO_ROOT / "handler"
 HANDLER = HANDLER_DIR / "mnist_handler.py"

@@ -101,15 +101,15 @@ def config_on_ports(text: str, ports: list[int]) -> str:
     return text
 
 
-def private_instance(run_dir: Path, batching: tuple[int, int] | None = None) -> Instance:
+def private_instance(run_dir: Path, model_settings: dict[str, int] | None = None) -> Instance:
     """An instance in ``run_dir`` configured like config.properties but on free loopback ports
-    (for tests and benchmarks), optionally with another (batchSize, maxBatchDelay in ms)."""
+    (for tests and benchmarks), optionally with other values for the model's settings
+    (``{"batchSize": 8, "maxBatchDelay": 2, "minWorkers": 1, "maxWorkers": 1}``)."""
     text = config_on_ports(TORCHSERVE_CONFIG.read_text(), free_ports(len(ADDRESS_KEYS + GRPC_PORT_KEYS)))
-    if batching is not None:
-        for key, value in zip(("batchSize", "maxBatchDelay"), batching):
-            text, count = re.subn(rf'"{key}": \d+', f'"{key}": {value}', text)
-            if count != 1:
-                raise ValueError(f"the configuration has no {key} to override")
+    for key, value in (model_settings or {}).items():
+        text, count = re.subn(rf'"{key}": \d+', f'"{key}": {value}', text)
+        if count != 1:
+            raise ValueError(f"the configuration has no {key} to override")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.properties").write_text(text)
     return Instance(run_dir, run_dir / "config.properties", run_dir / "model_store")
@@ -183,11 +183,11 @@ def stop(instance: Instance = DEFAULT_INSTANCE, timeout_s: float = STOP_TIMEOUT_
 
 
 @contextmanager
-def scratch_instance(batching: tuple[int, int] | None = None) -> Iterator[Instance]:
+def scratch_instance(model_settings: dict[str, int] | None = None) -> Iterator[Instance]:
     """A private instance in a temporary folder, started, and stopped and removed on leaving
     (for the benchmarks and the load test)."""
     with tempfile.TemporaryDirectory() as scratch:
-        instance = private_instance(Path(scratch), batching)
+        instance = private_instance(Path(scratch), model_settings)
         start(instance)
         try:
             yield instance

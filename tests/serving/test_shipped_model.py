@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-from serving.settings import INT8_MODEL, REPO_ROOT, SERIALIZED_MODEL
+from serving.settings import INT8_MODEL, MODEL_METRICS, SERIALIZED_MODEL
 from tests.mnist_samples import mnist_test_set
 from training.calibration import expected_calibration_error
 from training.export import reference_path, sha256_of
 
-METRICS = json.loads((REPO_ROOT / "docs" / "model" / "metrics.json").read_text())
+METRICS = json.loads(MODEL_METRICS.read_text())
 # Each shipped file with the model card's figures for it.
 SHIPPED = {"float": (SERIALIZED_MODEL, METRICS["model_sha256"]), "int8": (INT8_MODEL, METRICS["int8_model_sha256"])}
 
