@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-numbers bench-strokes load-test fuzz container-check \
+.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes load-test fuzz container-check \
 	packages-run packages-data packages-test packages-container
 
 help:
@@ -52,6 +52,9 @@ bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-proce
 
 bench-batching: packages-run $(SERVE_ENV)/.installed data  ## batchSize x maxBatchDelay x workers on the web path (docs/BATCHING.md)
 	$(SERVE_PY) -m bench.batching_grid --output docs/BATCHING.md
+
+bench-canvas: packages-run $(SERVE_ENV)/.installed data  ## the 10,000 MNIST test digits as canvas images of four ink styles, read in process
+	$(SERVE_PY) -m bench.canvas_benchmark
 
 bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of 1-6 validation digits read exactly, and latency by symbol count
 	$(SERVE_PY) -m bench.number_benchmark

@@ -134,9 +134,12 @@ def ratios(setting: dict, peer: dict, floor_p50: float) -> str:
     """The issue's targets, as ratios measured in this one run."""
     web = {c: v["flask"].throughput / peer["concurrent"][c].throughput for c, v in setting["concurrent"].items()}
     direct_32 = setting["concurrent"][32]["torchserve"].throughput / peer["concurrent"][32].throughput
+    direct_p50, web_p50 = (setting["sequential"][path].percentile(50) for path in ("torchserve", "flask"))
     return (f"Against the in-process peer: web front throughput {web[8]:.2f}x at 8 clients and {web[32]:.2f}x at "
-            f"32; TorchServe direct {direct_32:.2f}x at 32; web front sequential p50 "
-            f"{setting['sequential']['flask'].percentile(50) / floor_p50:.2f}x the floor.")
+            f"32; TorchServe direct {direct_32:.2f}x at 32; web front sequential p50 {web_p50 / floor_p50:.2f}x "
+            f"the floor. Of a lone request's p50 beyond the floor, TorchServe's own hops (HTTP frontend, then "
+            f"its socket to the Python worker) take {direct_p50 - floor_p50:.2f} ms and the web front "
+            f"{web_p50 - direct_p50:.2f} ms.")
 
 
 def forward_pass_ms(path: Path, batch: int, repeats: int = 300) -> float:

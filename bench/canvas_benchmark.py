@@ -1,0 +1,83 @@
+"""Canvas benchmark: the 10,000 MNIST test digits as canvas images, read by the served path.
+
+    python -m bench.canvas_benchmark      (make bench-canvas)
+
+Each test digit is drawn on a 280x280 canvas at a random size (100-260 pixels) and place, with its
+strokes as scanned, thickened or thinned (a max or min filter scaled to the digit's size), in one
+of four ink styles: dark ink on a transparent canvas (the page), light ink on black, dark ink on
+white, coloured ink on transparent. Each image goes through the handler's own modules in this
+process (decode, segmentation, MNIST-style fitting) and the int8 file a CPU worker serves; it is
+right when exactly one symbol is found and read as the digit. The test set is the final report
+here: nothing is chosen by these figures.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+
+from bench.canvas_png import CANVAS_SIDE, ink_png
+from serving.settings import HANDLER_DIR, INT8_MODEL
+from training.data import load_mnist
+
+sys.path.insert(0, str(HANDLER_DIR))
+from mnist_errors import BadInput  # noqa: E402
+from mnist_preprocess import image_to_symbols  # noqa: E402
+
+STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent")
+WEIGHTS = ("as scanned", "thickened", "thinned")
+
+
+def styled_canvas(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, str]:
+    """One (28, 28) MNIST digit as an encoded canvas image, with the style and weight it got."""
+    box = int(rng.integers(100, 261))
+    scaled = Image.fromarray(digit).resize((box, box), Image.Resampling.BILINEAR)
+    weight = WEIGHTS[int(rng.integers(len(WEIGHTS)))]
+    filter_size = 2 * max(1, box // 60) + 1  # 3 to 9 pixels: MNIST's pen is about a tenth of the box
+    if weight == "thickened":
+        scaled = scaled.filter(ImageFilter.MaxFilter(filter_size))
+    elif weight == "thinned":
+        scaled = scaled.filter(ImageFilter.MinFilter(filter_size))
+    top, left = (int(v) for v in rng.integers(0, CANVAS_SIDE - box + 1, size=2))
+    ink = np.zeros((CANVAS_SIDE, CANVAS_SIDE), dtype=np.uint8)
+    ink[top:top + box, left:left + box] = np.asarray(scaled)
+    style = STYLES[int(rng.integers(len(STYLES)))]
+    if style == "dark on transparent":
+        return ink_png(ink), style, weight
+    if style == "coloured on transparent":
+        return ink_png(ink, ink_rgb=(30, 90, 200)), style, weight
+    grey = ink if style == "light on black" else 255 - ink
+    buffer = io.BytesIO()
+    Image.fromarray(grey).convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue(), style, weight
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+    mnist = load_mnist()
+    rng = np.random.default_rng(0)
+    right: dict[str, list[bool]] = {name: [] for name in (*STYLES, *WEIGHTS)}
+    with torch.inference_mode():
+        for digit, label in zip(mnist.test_images.numpy(), mnist.test_labels.tolist()):
+            canvas, style, weight = styled_canvas(digit, rng)
+            try:
+                symbols = image_to_symbols(canvas)
+            except BadInput:
+                symbols = []
+            ok = len(symbols) == 1 and int(model(symbols[0].pixels.unsqueeze(0))[0, :10].argmax()) == label
+            right[style].append(ok)
+            right[weight].append(ok)
+    total = sum(sum(right[style]) for style in STYLES)
+    print(f"MNIST test digits as canvas images read right: {total}/{len(mnist.test_labels)} = "
+          f"{100 * total / len(mnist.test_labels):.2f}%")
+    for name, results in right.items():
+        print(f"  {name}: {100 * np.mean(results):.2f}% of {len(results)}")
+
+
+if __name__ == "__main__":
+    main()
