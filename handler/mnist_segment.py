@@ -10,12 +10,13 @@
 Numbers are read on one line: symbols stacked one above the other are one symbol. Digits whose
 ink touches are one piece and are read as one symbol: no split rule tried here told a touching
 pair from a single wide digit (MNIST's widest are twice as wide as tall, wider than most pairs),
-so none is applied; docs/BENCHMARKS.md measures how often that happens.
+so none is applied; docs/RECOGNITION.md measures how often that happens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 

@@ -4,7 +4,7 @@
 
 Weights per output channel and activations per tensor become int8; the observers see validation
 images only (scans, their canvas redrawing and non-digits), so the test set still chooses nothing.
-On this 2-core CPU the forward pass is about 5x faster than the float one at batch 1 and 8
+On this 2-core CPU the forward pass is 5-6x faster than the float one at batch 1 and 8
 (docs/BENCHMARKS.md). The float file stays for GPUs, which have no int8 kernels for these ops.
 The temperature and "not a digit" threshold are the float model's, wrapped around the int8
 network; the figures written here show they still hold for it.

@@ -7,6 +7,7 @@ import json
 import torch
 
 from training.export import reference_path
+from training.quantize import int8_path
 from training.train import main
 
 
@@ -19,6 +20,11 @@ def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path, mon
     reference = torch.load(reference_path(model_path))
     assert torch.allclose(scripted(reference["pixels"]), reference["logits"], atol=1e-6)
     assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 11)
+    int8 = torch.jit.load(str(int8_path(model_path)))
+    int8_reference = torch.load(reference_path(int8_path(model_path)))
+    assert torch.allclose(int8(int8_reference["pixels"]), int8_reference["logits"], atol=1e-6)
+    assert float(int8.non_digit_threshold) == float(scripted.non_digit_threshold)
+    assert set(summary["served"]) == {"float", "int8"}
     for name in ("lr_find.png", "training_curves.png", "confusion_matrix.png", "misclassified.png",
                  "MODEL_CARD.md", "metrics.json"):
         assert (tmp_path / "report" / name).stat().st_size > 0, name
