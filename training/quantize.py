@@ -14,25 +14,25 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from serving.settings import HANDLER_DIR
 from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
 from training.model import CalibratedDigitModel, DigitResNet
 from training.model_card import write_model_card
 
+sys.path.insert(0, str(HANDLER_DIR))
+from mnist_device import int8_file  # noqa: E402
+
 BACKEND = "x86"
 # Validation images the observers see: every OBSERVER_STRIDE-th of the calibration set.
 OBSERVER_STRIDE = 5
-
-
-def int8_path(float_path: Path) -> Path:
-    """Beside the float file; the handler's ``mnist_device.int8_file`` looks for it there."""
-    return float_path.with_name(f"{float_path.stem}_int8{float_path.suffix}")
 
 
 def quantize_int8(network: nn.Module, observed_pixels: torch.Tensor) -> nn.Module:
@@ -63,7 +63,7 @@ def export_int8(network: nn.Module, temperature: float, threshold: float, calibr
     """Quantize ``network``, export it beside the float file, and measure both served modules on
     the same sets (``served_figures``): the summary's entries for the model card."""
     quantized = served_int8(network, temperature, threshold, calibration_images)
-    path = int8_path(float_path)
+    path = int8_file(float_path)  # where a CPU worker looks for it
     export_torchscript(quantized, path, digit_sets["MNIST test"][0], traced=True)
     served = {"float": CalibratedDigitModel(network, temperature, threshold).eval(), "int8": quantized}
     return {"served": {name: served_figures(module, digit_sets, non_digit_sets) for name, module in served.items()},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import torch
+from mnist_device import int8_file
 
 from training.export import reference_path
-from training.quantize import int8_path
 from training.train import main
 
 
@@ -20,8 +20,8 @@ def test_quick_training_run_writes_a_model_that_loads_and_predicts(tmp_path, mon
     reference = torch.load(reference_path(model_path))
     assert torch.allclose(scripted(reference["pixels"]), reference["logits"], atol=1e-6)
     assert scripted(torch.rand(3, 1, 28, 28)).shape == (3, 11)
-    int8 = torch.jit.load(str(int8_path(model_path)))
-    int8_reference = torch.load(reference_path(int8_path(model_path)))
+    int8 = torch.jit.load(str(int8_file(model_path)))
+    int8_reference = torch.load(reference_path(int8_file(model_path)))
     assert torch.allclose(int8(int8_reference["pixels"]), int8_reference["logits"], atol=1e-6)
     assert float(int8.non_digit_threshold) == float(scripted.non_digit_threshold)
     assert set(summary["served"]) == {"float", "int8"}
