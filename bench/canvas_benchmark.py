@@ -32,28 +32,32 @@ STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on
 WEIGHTS = ("as scanned", "thickened", "thinned")
 
 
-def styled_canvas(digit: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, str]:
-    """One (28, 28) MNIST digit as an encoded canvas image, with the style and weight it got."""
-    box = int(rng.integers(100, 261))
+def styled_canvas(digit: np.ndarray, box: int, top: int, left: int, weight: str, style: str) -> bytes:
+    """One (28, 28) MNIST digit scaled to ``box`` pixels at (``top``, ``left``) of a canvas, with
+    its strokes at ``weight`` and its ink in ``style``, as an encoded PNG."""
     scaled = Image.fromarray(digit).resize((box, box), Image.Resampling.BILINEAR)
-    weight = WEIGHTS[int(rng.integers(len(WEIGHTS)))]
     filter_size = 2 * max(1, box // 60) + 1  # 3 to 9 pixels: MNIST's pen is about a tenth of the box
     if weight == "thickened":
         scaled = scaled.filter(ImageFilter.MaxFilter(filter_size))
     elif weight == "thinned":
         scaled = scaled.filter(ImageFilter.MinFilter(filter_size))
-    top, left = (int(v) for v in rng.integers(0, CANVAS_SIDE - box + 1, size=2))
     ink = np.zeros((CANVAS_SIDE, CANVAS_SIDE), dtype=np.uint8)
     ink[top:top + box, left:left + box] = np.asarray(scaled)
-    style = STYLES[int(rng.integers(len(STYLES)))]
     if style == "dark on transparent":
-        return ink_png(ink), style, weight
+        return ink_png(ink)
     if style == "coloured on transparent":
-        return ink_png(ink, ink_rgb=(30, 90, 200)), style, weight
+        return ink_png(ink, ink_rgb=(30, 90, 200))
     grey = ink if style == "light on black" else 255 - ink
     buffer = io.BytesIO()
     Image.fromarray(grey).convert("RGB").save(buffer, format="PNG")
-    return buffer.getvalue(), style, weight
+    return buffer.getvalue()
+
+
+def random_rendering(rng: np.random.Generator) -> dict:
+    box = int(rng.integers(100, 261))
+    top, left = (int(v) for v in rng.integers(0, CANVAS_SIDE - box + 1, size=2))
+    return {"box": box, "top": top, "left": left, "weight": WEIGHTS[int(rng.integers(len(WEIGHTS)))],
+            "style": STYLES[int(rng.integers(len(STYLES)))]}
 
 
 def main() -> None:
@@ -64,14 +68,14 @@ def main() -> None:
     right: dict[str, list[bool]] = {name: [] for name in (*STYLES, *WEIGHTS)}
     with torch.inference_mode():
         for digit, label in zip(mnist.test_images.numpy(), mnist.test_labels.tolist()):
-            canvas, style, weight = styled_canvas(digit, rng)
+            rendering = random_rendering(rng)
             try:
-                symbols = image_to_symbols(canvas)
+                symbols = image_to_symbols(styled_canvas(digit, **rendering))
             except BadInput:
                 symbols = []
             ok = len(symbols) == 1 and int(model(symbols[0].pixels.unsqueeze(0))[0, :10].argmax()) == label
-            right[style].append(ok)
-            right[weight].append(ok)
+            right[rendering["style"]].append(ok)
+            right[rendering["weight"]].append(ok)
     total = sum(sum(right[style]) for style in STYLES)
     print(f"MNIST test digits as canvas images read right: {total}/{len(mnist.test_labels)} = "
           f"{100 * total / len(mnist.test_labels):.2f}%")
