@@ -30,11 +30,11 @@ class MnistDigitHandler(BaseHandler):
             # than they save (about 5x faster than the default on a 2-core machine).
             torch.set_num_threads(1)
         float_file = Path(properties["model_dir"]) / context.manifest["model"]["serializedFile"]
-        self.model_path = model_file(float_file, self.device, torch.backends.quantized.supported_engines)
-        if self.model_path != float_file:
+        model_path = model_file(float_file, self.device, torch.backends.quantized.supported_engines)
+        if model_path != float_file:
             torch.backends.quantized.engine = INT8_ENGINE
-        self.model = torch.jit.load(str(self.model_path), map_location=self.device).eval()
-        log.info("serving %s on %s", self.model_path.name, self.device)
+        self.model = torch.jit.load(str(model_path), map_location=self.device).eval()
+        log.info("serving %s on %s", model_path.name, self.device)
         # Chosen on validation data at training time and saved inside the model file.
         self.non_digit_threshold = float(self.model.non_digit_threshold)
         self.initialized = True

@@ -58,13 +58,19 @@ def served_int8(network: nn.Module, temperature: float, threshold: float, calibr
     return CalibratedDigitModel(quantize_int8(network, observed), temperature, threshold).eval()
 
 
-def export_int8(network: nn.Module, temperature: float, threshold: float, calibration_images: torch.Tensor,
-                float_path: Path, digit_sets: dict, non_digit_sets: dict) -> dict:
-    """Quantize ``network``, export it beside the float file, and measure both served modules on
-    the same sets (``served_figures``): the summary's entries for the model card."""
-    quantized = served_int8(network, temperature, threshold, calibration_images)
+def export_int8(network: nn.Module, temperature: float, threshold: float, float_path: Path, *,
+                valid_digits: torch.Tensor, valid_strokes: torch.Tensor, valid_labels: torch.Tensor,
+                valid_non_digits: torch.Tensor, test_images: torch.Tensor, test_strokes: torch.Tensor,
+                test_labels: torch.Tensor, report_non_digits: torch.Tensor) -> dict:
+    """Quantize ``network`` on the validation images, export it beside the float file, and measure
+    both served modules on the same sets (``served_figures``): the summary's entries for the model
+    card. Images are (N, 28, 28) uint8."""
+    quantized = served_int8(network, temperature, threshold, torch.cat([valid_digits, valid_strokes, valid_non_digits]))
     path = int8_file(float_path)  # where a CPU worker looks for it
-    export_torchscript(quantized, path, digit_sets["MNIST test"][0], traced=True)
+    export_torchscript(quantized, path, test_images, traced=True)
+    digit_sets = {"validation": (valid_digits, valid_labels), "canvas-style validation": (valid_strokes, valid_labels),
+                  "MNIST test": (test_images, test_labels), "canvas-style test": (test_strokes, test_labels)}
+    non_digit_sets = {"held-out non-digits": report_non_digits}
     served = {"float": CalibratedDigitModel(network, temperature, threshold).eval(), "int8": quantized}
     return {"served": {name: served_figures(module, digit_sets, non_digit_sets) for name, module in served.items()},
             "int8_model_file": path.name, "int8_model_sha256": sha256_of(path)}
@@ -91,18 +97,16 @@ def main() -> None:
     network, temperature, threshold = network_of(model_path)
     mnist = load_mnist()
     _, valid_index = mnist.train_valid_split()
-    valid_digits, valid_labels = mnist.train_images[valid_index], mnist.train_labels[valid_index]
-    valid_strokes = torch.from_numpy(canvas_variants(valid_digits.numpy(), RENDERING_SEEDS["valid"])[0])
-    test_strokes = torch.from_numpy(canvas_variants(mnist.test_images.numpy(), RENDERING_SEEDS["test"])[0])
-    valid_non_digits = torch.from_numpy(non_digits(*NON_DIGITS["valid"]))
-    digit_sets = {"validation": (valid_digits, valid_labels), "canvas-style validation": (valid_strokes, valid_labels),
-                  "MNIST test": (mnist.test_images, mnist.test_labels),
-                  "canvas-style test": (test_strokes, mnist.test_labels)}
-    non_digit_sets = {"held-out non-digits": torch.from_numpy(non_digits(*NON_DIGITS["report"]))}
+    valid_digits = mnist.train_images[valid_index]
     summary = json.loads((report_dir / "metrics.json").read_text())
-    summary.update(export_int8(network, temperature, threshold,
-                               torch.cat([valid_digits, valid_strokes, valid_non_digits]),
-                               model_path, digit_sets, non_digit_sets))
+    summary.update(export_int8(
+        network, temperature, threshold, model_path,
+        valid_digits=valid_digits, valid_labels=mnist.train_labels[valid_index],
+        valid_strokes=torch.from_numpy(canvas_variants(valid_digits.numpy(), RENDERING_SEEDS["valid"])[0]),
+        valid_non_digits=torch.from_numpy(non_digits(*NON_DIGITS["valid"])),
+        test_images=mnist.test_images, test_labels=mnist.test_labels,
+        test_strokes=torch.from_numpy(canvas_variants(mnist.test_images.numpy(), RENDERING_SEEDS["test"])[0]),
+        report_non_digits=torch.from_numpy(non_digits(*NON_DIGITS["report"]))))
     (report_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     write_model_card(summary, report_dir / "MODEL_CARD.md")
     print(json.dumps(summary["served"], indent=2))

@@ -228,12 +228,11 @@ def main(argv: list[str] | None = None) -> dict:
     timings["TorchScript export"] = time.perf_counter() - phase
 
     phase = time.perf_counter()
-    digit_sets = {"validation": (mnist.train_images[valid_index], valid_labels),
-                  "canvas-style validation": (torch.from_numpy(valid_strokes), valid_labels),
-                  "MNIST test": (test_images, test_labels), "canvas-style test": (test_strokes, test_labels)}
-    int8 = export_int8(network, temperature, threshold,
-                       torch.from_numpy(np.concatenate([valid_digits, valid_strokes, drawn["valid"]])),
-                       args.model_path, digit_sets, {"held-out non-digits": torch.from_numpy(drawn["report"])})
+    int8 = export_int8(network, temperature, threshold, args.model_path,
+                       valid_digits=mnist.train_images[valid_index], valid_strokes=torch.from_numpy(valid_strokes),
+                       valid_labels=valid_labels, valid_non_digits=torch.from_numpy(drawn["valid"]),
+                       test_images=test_images, test_strokes=test_strokes, test_labels=test_labels,
+                       report_non_digits=torch.from_numpy(drawn["report"]))
     timings["int8 quantization"] = time.perf_counter() - phase
     timings["total"] = time.perf_counter() - started
 
