@@ -53,8 +53,9 @@ bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-proce
 bench-batching: packages-run $(SERVE_ENV)/.installed data  ## batchSize x maxBatchDelay x workers on the web path (docs/BATCHING.md)
 	$(SERVE_PY) -m bench.batching_grid --output docs/BATCHING.md
 
-bench-canvas: packages-run $(SERVE_ENV)/.installed data  ## the 10,000 MNIST test digits as canvas images of four ink styles, read in process
-	$(SERVE_PY) -m bench.canvas_benchmark
+bench-canvas: packages-run $(SERVE_ENV)/.installed data  ## MNIST validation and test digits as canvas images of four ink styles, read in process
+	$(SERVE_PY) -m bench.canvas_benchmark --split validation
+	$(SERVE_PY) -m bench.canvas_benchmark --split test
 
 bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of 1-6 validation digits read exactly, and latency by symbol count
 	$(SERVE_PY) -m bench.number_benchmark

@@ -1,18 +1,20 @@
-"""Canvas benchmark: the 10,000 MNIST test digits as canvas images, read by the served path.
+"""Canvas benchmark: MNIST digits as canvas images, read by the served path.
 
-    python -m bench.canvas_benchmark      (make bench-canvas)
+    python -m bench.canvas_benchmark [--split test|validation] [--model FILE]      (make bench-canvas)
 
-Each test digit is drawn on a 280x280 canvas at a random size (100-260 pixels) and place, with its
-strokes as scanned, thickened or thinned (a max or min filter scaled to the digit's size), in one
-of four ink styles: dark ink on a transparent canvas (the page), light ink on black, dark ink on
-white, coloured ink on transparent. Each image goes through the handler's own modules in this
-process (decode, segmentation, MNIST-style fitting) and the int8 file a CPU worker serves; it is
-right when exactly one symbol is found and read as the digit. The test set is the final report
-here: nothing is chosen by these figures.
+Each digit (the 10,000 test digits, or the 6,000 validation digits that choices are made on) is
+drawn on a 280x280 canvas at a random size (100-260 pixels) and place, with its strokes as scanned,
+thickened or thinned (a max or min filter scaled to the digit's size), in one of four ink styles:
+dark ink on a transparent canvas (the page), light ink on black, dark ink on white, coloured ink on
+transparent. Each image goes through the handler's own modules in this process (decode,
+segmentation, MNIST-style fitting) and the int8 file a CPU worker serves (or ``--model``); it is
+right when exactly one symbol is found and read as the digit. The test set is the final report:
+nothing is chosen by its figures.
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 
@@ -21,6 +23,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from bench.canvas_png import CANVAS_SIDE, ink_png
+from bench.number_benchmark import validation_digits
 from serving.settings import HANDLER_DIR, INT8_MODEL
 from training.data import load_mnist
 
@@ -61,13 +64,21 @@ def random_rendering(rng: np.random.Generator) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("test", "validation"), default="test")
+    parser.add_argument("--model", default=str(INT8_MODEL), help="TorchScript file (default: the shipped int8 one)")
+    args = parser.parse_args()
     torch.set_num_threads(1)
-    model = torch.jit.load(str(INT8_MODEL)).eval()
-    mnist = load_mnist()
+    model = torch.jit.load(args.model).eval()
+    if args.split == "test":
+        mnist = load_mnist()
+        images, labels = mnist.test_images.numpy(), mnist.test_labels.numpy()
+    else:
+        images, labels = validation_digits()
     rng = np.random.default_rng(0)
     right: dict[str, list[bool]] = {name: [] for name in (*STYLES, *WEIGHTS)}
     with torch.inference_mode():
-        for digit, label in zip(mnist.test_images.numpy(), mnist.test_labels.tolist()):
+        for digit, label in zip(images, labels.tolist()):
             rendering = random_rendering(rng)
             try:
                 symbols = image_to_symbols(styled_canvas(digit, **rendering))
@@ -77,8 +88,8 @@ def main() -> None:
             right[rendering["style"]].append(ok)
             right[rendering["weight"]].append(ok)
     total = sum(sum(right[style]) for style in STYLES)
-    print(f"MNIST test digits as canvas images read right: {total}/{len(mnist.test_labels)} = "
-          f"{100 * total / len(mnist.test_labels):.2f}%")
+    print(f"MNIST {args.split} digits as canvas images read right: {total}/{len(labels)} = "
+          f"{100 * total / len(labels):.2f}%")
     for name, results in right.items():
         print(f"  {name}: {100 * np.mean(results):.2f}% of {len(results)}")
 
