@@ -15,6 +15,7 @@ from mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
 from PIL import Image, ImageDraw
 
 from bench.canvas_png import canvas_png
+from tests.mnist_framing import centre_of_mass, ink_box
 from tests.mnist_samples import one_of_each_digit
 
 
@@ -41,18 +42,6 @@ def image_to_tensor(data: bytes) -> torch.Tensor:
     symbols = image_to_symbols(data)
     assert len(symbols) == 1, [symbol.box for symbol in symbols]
     return symbols[0].pixels
-
-
-def centre_of_mass(pixels: torch.Tensor) -> tuple[float, float]:
-    image = pixels.squeeze(0).numpy()
-    rows, cols = np.indices(image.shape)
-    return (rows * image).sum() / image.sum(), (cols * image).sum() / image.sum()
-
-
-def ink_box(pixels: torch.Tensor) -> tuple[int, int]:
-    ink = pixels.squeeze(0).numpy() > 0.1
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
 
 
 def assert_mnist_style(pixels: torch.Tensor) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from tests.mnist_framing import centre_of_mass, ink_box
 from training.canvas_render import PEN_RATIO_RANGE, THICKNESS_RANGE, canvas_variants, pen_strokes, reweighted
 from training.data import load_mnist
-
-INK = 0.1 * 255
 
 
 @pytest.fixture(scope="module")
@@ -16,18 +16,13 @@ def digits() -> np.ndarray:
     return load_mnist().train_images[:40].numpy()
 
 
-def ink_box(image: np.ndarray) -> tuple[int, int]:
-    rows, cols = np.flatnonzero((image > INK).any(axis=1)), np.flatnonzero((image > INK).any(axis=0))
-    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-
-
 def assert_mnist_framed(image: np.ndarray) -> None:
     """The longer side of the ink 20 pixels (19-20 after rounding), the centre of mass at the middle."""
     assert image.dtype == np.uint8 and image.shape == (28, 28)
-    assert max(ink_box(image)) in (19, 20)
-    rows, cols = np.indices(image.shape)
-    mass = image.astype(float).sum()
-    assert abs((rows * image).sum() / mass - 14) <= 1 and abs((cols * image).sum() / mass - 14) <= 1
+    pixels = torch.from_numpy(image).float().div(255)
+    assert max(ink_box(pixels)) in (19, 20)
+    row, col = centre_of_mass(pixels)
+    assert abs(row - 14) <= 1 and abs(col - 14) <= 1
 
 
 def test_a_thickened_digit_has_more_ink_than_a_thinned_one(digits):
