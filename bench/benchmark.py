@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -30,12 +29,9 @@ from urllib.parse import urlparse
 import torch
 
 from bench.loadgen import percentile, post, running_peer, running_web_front, sample_pngs
-from serving.settings import (HANDLER_DIR, INT8_MODEL, MODEL_METRICS, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL,
-                              TORCHSERVE_CONFIG)
+from handler.mnist_preprocess import image_to_symbols
+from serving.settings import INT8_MODEL, MODEL_METRICS, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties, scratch_instance
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_preprocess import image_to_symbols  # noqa: E402
 
 CONCURRENCY = (1, 8, 32)
 SEQUENTIAL_REQUESTS = 300

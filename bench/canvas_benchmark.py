@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 
 import numpy as np
 import torch
@@ -24,12 +23,10 @@ from PIL import Image, ImageFilter
 
 from bench.canvas_png import CANVAS_SIDE, ink_png
 from bench.number_benchmark import validation_digits
-from serving.settings import HANDLER_DIR, INT8_MODEL
+from handler.mnist_errors import BadInput
+from handler.mnist_preprocess import image_to_symbols
+from serving.settings import INT8_MODEL
 from training.data import load_mnist
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_errors import BadInput  # noqa: E402
-from mnist_preprocess import image_to_symbols  # noqa: E402
 
 STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent")
 WEIGHTS = ("as scanned", "thickened", "thinned")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import statistics
-import sys
 import time
 from urllib.parse import urlparse
 
@@ -27,12 +26,10 @@ from scipy import ndimage
 
 from bench.canvas_png import ink_png, number_canvas
 from bench.loadgen import post
-from serving.settings import HANDLER_DIR, INT8_MODEL
+from handler.mnist_batch import batch_answers, prepare_batch
+from serving.settings import INT8_MODEL
 from serving.torchserve import scratch_instance
 from training.data import load_mnist
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_batch import batch_answers, prepare_batch  # noqa: E402
 
 LENGTHS = (1, 2, 3, 4, 5, 6)
 LATENCY_SYMBOLS = (1, 4, 8)

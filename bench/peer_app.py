@@ -10,16 +10,13 @@ answer), so the benchmark compares serving paths only: no TorchServe, no second 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 from flask import Flask, jsonify, request
 from waitress import serve
 
-from serving.settings import HANDLER_DIR, INT8_MODEL
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_batch import batch_answers, prepare_batch  # noqa: E402
+from handler.mnist_batch import batch_answers, prepare_batch
+from serving.settings import INT8_MODEL
 
 PEER_THREADS = 4
 

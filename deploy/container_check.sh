@@ -70,7 +70,7 @@ for _ in $(seq 1 90); do
 done
 curl -sf http://127.0.0.1:5000/healthz
 echo
-"$PROBE_PY" deploy/probe.py
+"$PROBE_PY" -m deploy.probe
 
 echo "--- SIGTERM, as docker stop sends it"
 pkill -TERM -f "^[^ ]*python3 -m web.run_app"

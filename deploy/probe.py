@@ -1,19 +1,17 @@
 """Draw a real MNIST test digit as a canvas PNG and check that the web app and TorchServe both read it.
 
-    python deploy/probe.py [--web http://127.0.0.1:5000] [--torchserve http://127.0.0.1:8080]
+    python -m deploy.probe [--web http://127.0.0.1:5000] [--torchserve http://127.0.0.1:8080]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.canvas_png import canvas_png  # noqa: E402
-from training.data import load_mnist  # noqa: E402
+from bench.canvas_png import canvas_png
+from training.data import load_mnist
 
 
 def main() -> int:

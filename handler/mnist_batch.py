@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
-from mnist_answer import describe_symbol, request_answer
-from mnist_errors import BadInput
-from mnist_payload import parse_request
-from mnist_preprocess import MNIST_SIDE, image_to_symbols, preview_png
+
+from handler.mnist_answer import describe_symbol, request_answer
+from handler.mnist_errors import BadInput
+from handler.mnist_payload import parse_request
+from handler.mnist_preprocess import MNIST_SIDE, image_to_symbols, preview_png
 
 log = logging.getLogger(__name__)
 

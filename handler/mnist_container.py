@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import struct
 
-from mnist_errors import BadInput
+from handler.mnist_errors import BadInput
 
 MAX_JPEG_SCANS = 32
 MAX_JPEG_SEGMENTS = 512

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import torch
-from mnist_batch import batch_answers, prepare_batch
-from mnist_device import INT8_ENGINE, choose_device, model_file
 from ts.torch_handler.base_handler import BaseHandler
 
+from handler.mnist_batch import batch_answers, prepare_batch
+from handler.mnist_device import INT8_ENGINE, choose_device, model_file
+from handler.mnist_payload import JSON
+
 log = logging.getLogger(__name__)
-JSON = "application/json"
 EXPLANATIONS_REFUSED = ("this model gives predictions only: POST the image to /predictions/mnist "
                         "(/explanations is not available)")
 

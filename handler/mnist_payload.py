@@ -1,10 +1,14 @@
-"""One TorchServe request row in, the encoded image bytes (and what else the client asked) out.
+"""The one parser of request bodies: a request in, the encoded image bytes (and what else the
+client asked) out. The TorchServe handler and the web front both read requests with it, so a body
+gets the same answer, or the same refusal, from either.
 
 TorchServe hands the handler one dict per request: the raw body under ``body`` or ``data``
-(bytes, or already-parsed JSON for ``application/json``, or text for ``text/*``) and each multipart
-field under its own name; query parameters do not reach the handler. The 28x28 preview is asked
-for with a multipart field ``preview=true`` or ``"preview": true`` in JSON. The image itself may be raw
-bytes, base64, or a ``data:image/...;base64,`` URL.
+(bytes, or already-parsed JSON for ``application/json``, or text for ``text/*``) and each form
+field under its own name; query parameters do not reach the handler. The web front builds the same
+dict: ``parse_body`` decodes a whole body as TorchServe's worker does, and a multipart form's fields
+go to ``parse_request`` by name. The 28x28 preview is asked for with a form field ``preview=true``
+or ``"preview": true`` in JSON. The image itself may be raw bytes, base64 (standard or URL-safe,
+padded or not), or a ``data:image/...;base64,`` URL (scheme and type in any case, RFC 2397).
 """
 
 from __future__ import annotations
@@ -15,15 +19,20 @@ import json
 import re
 from dataclasses import dataclass
 
-from mnist_errors import BadInput
-from mnist_preprocess import MAX_IMAGE_BYTES
+from handler.mnist_errors import BadInput
+from handler.mnist_preprocess import MAX_IMAGE_BYTES
 
 IMAGE_FIELDS = ("image", "data", "file", "body")
 JSON_IMAGE_KEYS = ("image", "data")
 MAX_BASE64_CHARS = (MAX_IMAGE_BYTES * 4) // 3 + 4
 DATA_URL = re.compile(rb"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s_-]+$")
+URL_SAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 TRUE_WORDS = {"1", "true", "yes", "on"}
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+# What a urlencoded form body, or text, is made of; any other byte means the body is binary (an image).
+TEXT_BYTES = re.compile(rb"[\t\n\r\x20-\x7e]*")
 IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -64,9 +73,8 @@ def decode_text_image(value: bytes) -> bytes:
                        status=413)
     padded = stripped + b"=" * (-len(stripped) % 4)
     try:
-        if b"-" in padded or b"_" in padded:
-            return base64.urlsafe_b64decode(padded)
-        return base64.b64decode(padded)
+        # Strictly the alphabet: the lenient decoder skips other bytes, and "@@@" became an empty image.
+        return base64.b64decode(padded.translate(URL_SAFE_TO_STANDARD), validate=True)
     except (binascii.Error, ValueError):
         if match:
             raise BadInput("the data URL does not hold valid base64") from None
@@ -96,7 +104,7 @@ def parse_request(row: dict) -> ImageRequest:
         image, json_preview = image_from_json(value)
         return ImageRequest(image, want_preview or json_preview)
     raw = as_bytes(value)
-    if raw.lstrip()[:1] == b"{":
+    if raw.lstrip()[:1] in (b"{", b"["):
         try:
             document = json.loads(raw)
         except (UnicodeDecodeError, ValueError):
@@ -108,3 +116,31 @@ def parse_request(row: dict) -> ImageRequest:
     if not raw:
         raise BadInput("the request body is empty: send a PNG or JPEG image")
     return ImageRequest(decode_text_image(raw), want_preview)
+
+
+def decoded_like_torchserve(body: bytes, content_type: str):
+    """The value TorchServe's worker hands a handler for a whole body: parsed JSON for exactly
+    ``application/json``, text for ``text/*``, else (or when that fails) the bytes."""
+    try:
+        if content_type == JSON:
+            return json.loads(body.decode("utf-8"))
+        if content_type.startswith("text"):
+            return body.decode("utf-8")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    return body
+
+
+def parse_body(body: bytes, content_type: str) -> ImageRequest:
+    """A whole body that is not a multipart form, as TorchServe would read it.
+
+    One difference, because TorchServe splits a urlencoded form into fields before its worker and
+    this parser does not: a urlencoded text body is refused unread (a million empty fields cost
+    nothing), while a binary body labelled urlencoded is the image itself (what ``curl
+    --data-binary @digit.png`` sends).
+    """
+    mimetype = content_type.partition(";")[0].strip().lower()
+    if mimetype == FORM and TEXT_BYTES.fullmatch(body):
+        raise BadInput("the form has no file: send the drawing as a multipart file field named image, "
+                       "or the image itself as the body (form fields are not read)")
+    return parse_request({"body": decoded_like_torchserve(body, content_type)})

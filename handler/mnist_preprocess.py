@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from mnist_container import check_structure
-from mnist_errors import BadInput
-from mnist_segment import split_symbols
+from handler.mnist_container import check_structure
+from handler.mnist_errors import BadInput
+from handler.mnist_segment import split_symbols
 
 MNIST_SIDE = 28
 DIGIT_BOX = 20

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from mnist_errors import BadInput
+from handler.mnist_errors import BadInput
 
 MAX_SYMBOLS = 12
 # A piece with less ink than this share of the biggest piece's is a speck (a pen tap, JPEG noise).

@@ -1,19 +1,24 @@
-"""Build model_store/mnist.mar from the TorchScript model and the handler's modules.
+"""Build model_store/mnist.mar from the TorchScript model and the handler package.
 
     python -m serving.archive [--export-path DIR]
 
 The archive is built from the current sources every time TorchServe is started by this project,
 so a stale archive cannot be served by mistake; it is not committed.
+
+Inside the archive the handler package keeps its name (``handler/``, imported as ``handler.*`` as
+everywhere else) and ``mnist_handler.py`` is also copied to the top, where TorchServe loads its hooks.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from serving.settings import (ARCHIVE, HANDLER, HANDLER_MODULES, INT8_MODEL, MODEL_NAME, MODEL_VERSION,
+from serving.settings import (ARCHIVE, HANDLER, HANDLER_PACKAGE, INT8_MODEL, MODEL_NAME, MODEL_VERSION,
                               SERIALIZED_MODEL)
 
 
@@ -26,16 +31,20 @@ def build_archive(export_path: Path = ARCHIVE.parent) -> Path:
     export_path.mkdir(parents=True, exist_ok=True)
     archive = export_path / f"{MODEL_NAME}.mar"
     archive.unlink(missing_ok=True)
-    subprocess.run(
-        [sys.executable, "-c", ARCHIVER,
-         "--model-name", MODEL_NAME,
-         "--version", MODEL_VERSION,
-         "--serialized-file", str(SERIALIZED_MODEL),
-         "--handler", str(HANDLER),
-         "--extra-files", ",".join(str(p) for p in [*HANDLER_MODULES, INT8_MODEL]),
-         "--export-path", str(export_path)],
-        check=True,
-    )
+    with tempfile.TemporaryDirectory() as staging:
+        # The archiver copies a folder's contents, not the folder: stage the package inside one.
+        package = Path(staging) / HANDLER_PACKAGE.name
+        shutil.copytree(HANDLER_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(
+            [sys.executable, "-c", ARCHIVER,
+             "--model-name", MODEL_NAME,
+             "--version", MODEL_VERSION,
+             "--serialized-file", str(SERIALIZED_MODEL),
+             "--handler", str(HANDLER),
+             "--extra-files", f"{staging},{INT8_MODEL}",
+             "--export-path", str(export_path)],
+            check=True,
+        )
     return archive
 
 

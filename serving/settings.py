@@ -12,9 +12,10 @@ INT8_MODEL = MODEL_STORE / "mnist_resnet_int8.pt"
 # The model card's figures, written by training (training/train.py, training/quantize.py).
 MODEL_METRICS = REPO_ROOT / "docs" / "model" / "metrics.json"
 ARCHIVE = MODEL_STORE / f"{MODEL_NAME}.mar"
-HANDLER_DIR = REPO_ROOT / "handler"
-HANDLER = HANDLER_DIR / "mnist_handler.py"
-HANDLER_MODULES = sorted(p for p in HANDLER_DIR.glob("mnist_*.py") if p != HANDLER)
+# The handler package, laid into the archive as a package (serving/archive.py), and the module
+# whose one class holds TorchServe's hooks.
+HANDLER_PACKAGE = REPO_ROOT / "handler"
+HANDLER = HANDLER_PACKAGE / "mnist_handler.py"
 TORCHSERVE_CONFIG = REPO_ROOT / "config.properties"
 TORCHSERVE_LOG_CONFIG = REPO_ROOT / "serving" / "log4j2.xml"
 TORCHSERVE_RUN_DIR = REPO_ROOT / "runs" / "torchserve"

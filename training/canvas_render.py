@@ -9,17 +9,12 @@ function the handler applies to a canvas.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
 from skimage.morphology import skeletonize
 
-from serving.settings import HANDLER_DIR
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_preprocess import mnist_style  # noqa: E402
+from handler.mnist_preprocess import mnist_style
 
 # 28 -> 112 pixels: fine enough to draw pen widths of 1-3 MNIST pixels, cheap enough for 54,000 digits.
 RENDER_SCALE = 4

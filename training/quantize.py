@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from serving.settings import HANDLER_DIR
+from handler.mnist_device import int8_file
 from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
 from training.model import CalibratedDigitModel, DigitResNet
 from training.model_card import write_model_card
-
-sys.path.insert(0, str(HANDLER_DIR))
-from mnist_device import int8_file  # noqa: E402
 
 BACKEND = "x86"
 # Validation images the observers see: every OBSERVER_STRIDE-th of the calibration set.

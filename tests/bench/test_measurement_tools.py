@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mnist_preprocess import image_to_symbols
 
 from bench.batching_grid import LATENCY_ALLOWANCE, config_choice, grid
 from bench.benchmark import Figures
 from bench.canvas_benchmark import STYLES, WEIGHTS, styled_canvas
+from handler.mnist_preprocess import image_to_symbols
 from tests.mnist_samples import one_of_each_digit
 
 

@@ -118,7 +118,7 @@ def worst_cases_at_the_limits() -> dict[str, bytes]:
     """For each decoder, the costliest input we know that still passes every check: the largest
     dimensions allowed, about 1-1.5 MB of data (the limit is 1.5 MiB), the most scans and chunks
     allowed. Densities and qualities were chosen to land just under the byte limit."""
-    from mnist_container import MAX_JPEG_SCANS, MAX_PNG_CHUNKS  # noqa: PLC0415 - the handler's own limits
+    from handler.mnist_container import MAX_JPEG_SCANS, MAX_PNG_CHUNKS  # noqa: PLC0415 - the handler's own limits
 
     photo = noise(4096, 3072, "RGB", 0.004)
     parts = jpeg_parts(encode(photo, "JPEG", quality=75, progressive=True, subsampling=0))

@@ -30,12 +30,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serving.settings import HANDLER_DIR
-
-# The handler's modules import each other by bare name, as inside the .mar archive.
-if str(HANDLER_DIR) not in sys.path:
-    sys.path.insert(0, str(HANDLER_DIR))
-
 TIME_BUDGET_S = 0.25
 MEMORY_BUDGET_MB = 200
 # A case still running after this is a hang: the child is killed and the run goes on after it.
@@ -103,8 +97,8 @@ def child(tasks: multiprocessing.Queue, results: multiprocessing.Queue) -> None:
     """Preprocess each (index, seed name, bytes) task; the cases are made by the parent, so that
     making them (a mutation may build large intermediates) never counts in this process's memory."""
     import torch  # noqa: PLC0415 - the child's own imports, not the parent's
-    from mnist_batch import prepare_batch  # noqa: PLC0415
 
+    from handler.mnist_batch import prepare_batch  # noqa: PLC0415
     from tests.reliability.image_mutations import seed_images  # noqa: PLC0415
 
     torch.set_num_threads(1)  # as in a TorchServe worker

@@ -172,7 +172,7 @@ def mutate_png(data: bytes, rng: random.Random) -> bytes:
 
 def jpeg_parts(data: bytes) -> list[bytes]:
     """The file cut at each marker: SOI, each segment (with its scan data after an SOS), EOI."""
-    from mnist_container import JPEG_NEXT_MARKER  # noqa: PLC0415 - the handler's own definition
+    from handler.mnist_container import JPEG_NEXT_MARKER  # noqa: PLC0415 - the handler's own definition
 
     parts, position = [data[:2]], 2
     while position + 4 <= len(data) and data[position] == 0xFF:

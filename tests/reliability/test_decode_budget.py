@@ -3,8 +3,7 @@ chunks allowed), each through the handler's preprocessing within the time and me
 
 from __future__ import annotations
 
-from mnist_preprocess import MAX_IMAGE_BYTES
-
+from handler.mnist_preprocess import MAX_IMAGE_BYTES
 from tests.reliability.hostile_images import worst_cases_at_the_limits
 from tests.reliability.image_fuzz import MEMORY_BUDGET_MB, TIME_BUDGET_S, measure_in_process
 

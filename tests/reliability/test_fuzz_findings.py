@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from mnist_batch import prepare_batch
 
+from handler.mnist_batch import prepare_batch
 from tests.serving_helpers import web_app, worker_pids
 
 FINDINGS = sorted((Path(__file__).parent / "fuzz_findings").iterdir())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import torch
-from mnist_answer import describe_symbol, request_answer
+
+from handler.mnist_answer import describe_symbol, request_answer
 
 BOX = (10, 20, 110, 220)
 THRESHOLD = 0.3

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from mnist_batch import batch_answers, prepare_batch
-from mnist_device import choose_device, int8_file, model_file
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
+from handler.mnist_batch import batch_answers, prepare_batch
+from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 from tests.mnist_samples import one_of_each_digit
 

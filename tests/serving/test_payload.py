@@ -6,8 +6,9 @@ import base64
 import json
 
 import pytest
-from mnist_errors import BadInput
-from mnist_payload import MAX_BASE64_CHARS, parse_request
+
+from handler.mnist_errors import BadInput
+from handler.mnist_payload import MAX_BASE64_CHARS, parse_request
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"rest of a png"
 B64 = base64.b64encode(PNG).decode()

@@ -10,11 +10,11 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from mnist_errors import BadInput
-from mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
 from PIL import Image, ImageDraw
 
 from bench.canvas_png import canvas_png
+from handler.mnist_errors import BadInput
+from handler.mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
 from tests.mnist_framing import centre_of_mass, ink_box
 from tests.mnist_samples import one_of_each_digit
 

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mnist_errors import BadInput
-from mnist_preprocess import image_to_symbols
-from mnist_segment import MAX_SYMBOLS
 from PIL import Image
+
+from handler.mnist_errors import BadInput
+from handler.mnist_preprocess import image_to_symbols
+from handler.mnist_segment import MAX_SYMBOLS
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
 FORMATS = {"PNG": MODES[:6] + ["I;16"], "JPEG": ["L", "RGB", "CMYK"], "GIF": ["L", "P"],

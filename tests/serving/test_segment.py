@@ -7,13 +7,13 @@ import io
 
 import numpy as np
 import pytest
-from mnist_errors import BadInput
-from mnist_preprocess import image_to_symbols
-from mnist_segment import MAX_SYMBOLS
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from bench.canvas_png import ink_png, number_canvas
+from handler.mnist_errors import BadInput
+from handler.mnist_preprocess import image_to_symbols
+from handler.mnist_segment import MAX_SYMBOLS
 from tests.mnist_samples import mnist_test_set, one_of_each_digit
 
 DIGITS = dict(one_of_each_digit())

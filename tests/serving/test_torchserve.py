@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import requests
 import torch
-from mnist_preprocess import image_to_symbols
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
+from handler.mnist_preprocess import image_to_symbols
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 from serving.torchserve import model_workers
 from tests.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit

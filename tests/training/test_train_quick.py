@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import torch
-from mnist_device import int8_file
 
+from handler.mnist_device import int8_file
 from training.export import reference_path
 from training.train import main
 

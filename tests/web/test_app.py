@@ -78,9 +78,9 @@ def test_a_number_and_a_non_digit_through_the_web_front(client):
 @pytest.mark.parametrize("kwargs, reason", [
     ({"data": b"definitely not a png", "content_type": "image/png"}, "not an image"),
     ({"data": canvas_png(one_of_each_digit()[0][1] * 0), "content_type": "image/png"}, "no digit found"),
-    ({"data": b"", "content_type": "image/png"}, "draw a digit first"),
-    ({"json": {"picture": "x"}}, '{"image"'),
-    ({"json": {"image": "data:image/png;base64,@@@"}}, "not valid base64"),
+    ({"data": b"", "content_type": "image/png"}, "the request body is empty"),
+    ({"json": {"picture": "x"}}, 'needs an "image"'),
+    ({"json": {"image": "data:image/png;base64,@@@"}}, "does not hold valid base64"),
     ({"data": {"note": "no file here"}}, "has no file"),
 ])
 def test_bad_drawings_get_400_with_the_reason(client, kwargs, reason):
