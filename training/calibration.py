@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from training.model import NOT_A_DIGIT, NUM_DIGITS
+from handler.mnist_contract import NOT_A_DIGIT, NUM_DIGITS
 
 ECE_BINS = 15
 

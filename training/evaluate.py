@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from handler.mnist_contract import NOT_A_DIGIT, NUM_DIGITS  # noqa: E402
 from training.calibration import expected_calibration_error  # noqa: E402
-from training.model import NOT_A_DIGIT, NUM_DIGITS  # noqa: E402
 
 
 @dataclass

@@ -9,11 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from handler.mnist_contract import MNIST_SIDE, NUM_CLASSES, NUM_DIGITS
+
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
-NUM_DIGITS = 10
-NOT_A_DIGIT = NUM_DIGITS  # the eleventh class: a drawing that is not a digit
-NUM_CLASSES = NUM_DIGITS + 1
 STAGE_WIDTHS = (32, 64, 128)
 BLOCKS_PER_STAGE = (1, 1, 1)
 
@@ -124,7 +123,7 @@ def count_macs(model: nn.Module) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, 1, 28, 28))
+        model(torch.zeros(1, 1, MNIST_SIDE, MNIST_SIDE))
     model.train(was_training)
     for hook in hooks:
         hook.remove()

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
+from handler.mnist_contract import MNIST_SIDE
 from training.canvas_render import PEN_RATIO_RANGE, as_uint8, mnist_style
 
 CANVAS = 112
@@ -130,7 +131,7 @@ def draw(strokes: list[np.ndarray], pen_width: float) -> np.ndarray:
 def non_digits(count: int, seed: int) -> np.ndarray:
     """``count`` non-digit drawings, (count, 28, 28) uint8, MNIST-fitted like a canvas digit."""
     rng = np.random.default_rng(seed)
-    drawings = np.empty((count, 28, 28), dtype=np.uint8)
+    drawings = np.empty((count, MNIST_SIDE, MNIST_SIDE), dtype=np.uint8)
     for index in range(count):
         generator = GENERATORS[index % len(GENERATORS)]
         strokes = placed(generator(rng), rng)

@@ -21,6 +21,9 @@ import torch
 from torch import nn
 
 from handler.mnist_device import int8_file
+from serving.settings import MODEL_METRICS, SERIALIZED_MODEL
+from training.data import load_mnist
+from training.datasets import RunSets, build_sets
 from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
 from training.model import CalibratedDigitModel, DigitResNet
@@ -47,64 +50,46 @@ def quantize_int8(network: nn.Module, observed_pixels: torch.Tensor) -> nn.Modul
         return convert_fx(prepared)
 
 
-def served_int8(network: nn.Module, temperature: float, threshold: float, calibration_images: torch.Tensor) -> nn.Module:
-    """The served int8 module: ``network`` quantized on ``calibration_images`` ((N, 28, 28) uint8),
-    with the float model's temperature and threshold."""
-    observed = calibration_images[::OBSERVER_STRIDE].unsqueeze(1).float() / 255
-    return CalibratedDigitModel(quantize_int8(network, observed), temperature, threshold).eval()
+def served_int8(served: CalibratedDigitModel, observed_images: torch.Tensor) -> nn.Module:
+    """The served int8 module: ``served``'s network quantized on ``observed_images`` ((N, 28, 28)
+    uint8), with its temperature and threshold."""
+    observed = observed_images[::OBSERVER_STRIDE].unsqueeze(1).float() / 255
+    return CalibratedDigitModel(quantize_int8(served.network, observed), float(served.temperature),
+                                float(served.non_digit_threshold)).eval()
 
 
-def export_int8(network: nn.Module, temperature: float, threshold: float, float_path: Path, *,
-                valid_digits: torch.Tensor, valid_strokes: torch.Tensor, valid_labels: torch.Tensor,
-                valid_non_digits: torch.Tensor, test_images: torch.Tensor, test_strokes: torch.Tensor,
-                test_labels: torch.Tensor, report_non_digits: torch.Tensor) -> dict:
-    """Quantize ``network`` on the validation images, export it beside the float file, and measure
-    both served modules on the same sets (``served_figures``): the summary's entries for the model
-    card. Images are (N, 28, 28) uint8."""
-    quantized = served_int8(network, temperature, threshold, torch.cat([valid_digits, valid_strokes, valid_non_digits]))
-    path = int8_file(float_path)  # where a CPU worker looks for it
-    export_torchscript(quantized, path, test_images, traced=True)
-    digit_sets = {"validation": (valid_digits, valid_labels), "canvas-style validation": (valid_strokes, valid_labels),
-                  "MNIST test": (test_images, test_labels), "canvas-style test": (test_strokes, test_labels)}
-    non_digit_sets = {"held-out non-digits": report_non_digits}
-    served = {"float": CalibratedDigitModel(network, temperature, threshold).eval(), "int8": quantized}
-    return {"served": {name: served_figures(module, digit_sets, non_digit_sets) for name, module in served.items()},
-            "int8_model_file": path.name, "int8_model_sha256": sha256_of(path)}
+def export_int8(served: CalibratedDigitModel, float_path: Path, sets: RunSets) -> dict:
+    """Quantize ``served`` on the validation images (scans, their canvas redrawing and non-digits),
+    export it where a CPU worker looks for it, and measure it on the sets the float file was
+    measured on."""
+    observed = torch.cat([sets.valid_digits, sets.valid_strokes, sets.non_digits["valid"]])
+    quantized = served_int8(served, observed)
+    path = int8_file(float_path)
+    export_torchscript(quantized, path, sets.test_images, traced=True)
+    return {"figures": served_figures(quantized, sets.digit_sets(), sets.non_digit_sets()),
+            "model_file": path.name, "model_sha256": sha256_of(path)}
 
 
-def network_of(served_path: Path) -> tuple[nn.Module, float, float]:
-    """The float network, temperature and threshold of an exported ``CalibratedDigitModel``."""
+def shipped_model(served_path: Path) -> CalibratedDigitModel:
+    """An exported ``CalibratedDigitModel`` back as an eager module, whose network can be quantized."""
     state = torch.jit.load(str(served_path), map_location="cpu").state_dict()
     network = DigitResNet().eval()
     network.load_state_dict({name.removeprefix("network."): value for name, value in state.items()
                              if name.startswith("network.")})
-    return network, float(state["temperature"]), float(state["non_digit_threshold"])
+    return CalibratedDigitModel(network, float(state["temperature"]), float(state["non_digit_threshold"])).eval()
 
 
 def main() -> None:
-    """Quantize the shipped float model without retraining, with the training recipe's own data."""
-    from training.canvas_render import canvas_variants
-    from training.data import REPO_ROOT, load_mnist
-    from training.non_digits import non_digits
-    from training.train import NON_DIGITS, RENDERING_SEEDS
-
-    model_path = REPO_ROOT / "model_store" / "mnist_resnet.pt"
-    report_dir = REPO_ROOT / "docs" / "model"
-    network, temperature, threshold = network_of(model_path)
-    mnist = load_mnist()
-    _, valid_index = mnist.train_valid_split()
-    valid_digits = mnist.train_images[valid_index]
-    summary = json.loads((report_dir / "metrics.json").read_text())
-    summary.update(export_int8(
-        network, temperature, threshold, model_path,
-        valid_digits=valid_digits, valid_labels=mnist.train_labels[valid_index],
-        valid_strokes=torch.from_numpy(canvas_variants(valid_digits.numpy(), RENDERING_SEEDS["valid"])[0]),
-        valid_non_digits=torch.from_numpy(non_digits(*NON_DIGITS["valid"])),
-        test_images=mnist.test_images, test_labels=mnist.test_labels,
-        test_strokes=torch.from_numpy(canvas_variants(mnist.test_images.numpy(), RENDERING_SEEDS["test"])[0]),
-        report_non_digits=torch.from_numpy(non_digits(*NON_DIGITS["report"]))))
-    (report_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
-    write_model_card(summary, report_dir / "MODEL_CARD.md")
+    """Quantize the shipped float model without retraining, on the training recipe's own sets."""
+    served = shipped_model(SERIALIZED_MODEL)
+    sets = build_sets(load_mnist())
+    int8 = export_int8(served, SERIALIZED_MODEL, sets)
+    summary = json.loads(MODEL_METRICS.read_text())
+    summary["served"] = {"float": served_figures(served, sets.digit_sets(), sets.non_digit_sets()),
+                         "int8": int8["figures"]}
+    summary.update(int8_model_file=int8["model_file"], int8_model_sha256=int8["model_sha256"])
+    MODEL_METRICS.write_text(json.dumps(summary, indent=2))
+    write_model_card(summary, MODEL_METRICS.parent / "MODEL_CARD.md")
     print(json.dumps(summary["served"], indent=2))
 
 

@@ -23,7 +23,7 @@ def source(tmp_path):
 
 
 def test_real_files_load_with_the_published_counts(source, tmp_path):
-    mnist = load_mnist(source, cache_dir=tmp_path / "cache")
+    mnist = load_mnist(source, "dir", cache_dir=tmp_path / "cache")
     assert mnist.train_images.shape == (60_000, 28, 28) and mnist.test_images.shape == (10_000, 28, 28)
     assert mnist.train_labels.bincount().tolist() == LABEL_COUNTS_TRAIN
     train, valid = mnist.train_valid_split()
@@ -42,7 +42,7 @@ def test_other_file_names_are_accepted(source, tmp_path, rename):
             path.unlink()
         else:
             path.rename(source / name)
-    assert len(load_mnist(source, cache_dir=tmp_path / "cache").test_labels) == 10_000
+    assert len(load_mnist(source, "dir", cache_dir=tmp_path / "cache").test_labels) == 10_000
 
 
 def damage(path, how):
@@ -72,7 +72,7 @@ def test_damaged_files_are_refused_by_name_and_nothing_is_cached(source, tmp_pat
     damage(source / name, how)
     cache = tmp_path / "cache"
     with pytest.raises(MnistFileError, match=message) as error:
-        load_mnist(source, cache_dir=cache)
+        load_mnist(source, "dir", cache_dir=cache)
     assert name in str(error.value)
     assert not cache.exists() or not any(cache.iterdir())
 
@@ -80,4 +80,4 @@ def test_damaged_files_are_refused_by_name_and_nothing_is_cached(source, tmp_pat
 def test_a_missing_file_is_named(source, tmp_path):
     (source / FILES["test_labels"].name).unlink()
     with pytest.raises(MnistFileError, match="no t10k-labels-idx1-ubyte"):
-        load_mnist(source, cache_dir=tmp_path / "cache")
+        load_mnist(source, "dir", cache_dir=tmp_path / "cache")

@@ -1,0 +1,87 @@
+"""The image sets of one training run, built once from MNIST and the non-digit generator.
+
+Training, calibration, evaluation and int8 quantization all read these, so each set is rendered
+once and every stage measures the same images. The test set is rendered too, for reporting only:
+nothing is chosen on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from handler.mnist_contract import NOT_A_DIGIT
+from training.canvas_render import canvas_variants
+from training.data import Mnist
+from training.non_digits import non_digits
+
+QUICK_TRAIN_IMAGES = 512
+QUICK_TEST_IMAGES = 1000
+# Each split's canvas renderings from its own seed.
+RENDERING_SEEDS = {"train": 10, "valid": 11, "test": 12}
+# Generated non-digits per split (count, seed); "report" is held out from everything.
+NON_DIGITS = {"train": (5000, 1), "valid": (1000, 2), "report": (2000, 3)}
+QUICK_NON_DIGITS = {"train": (64, 1), "valid": (64, 2), "report": (64, 3)}
+
+
+@dataclass(frozen=True)
+class RunSets:
+    """Every image is (N, 28, 28) uint8, light on dark; labels are int64."""
+    train_renderings: torch.Tensor  # (3, N, 28, 28): MNIST scans, pen strokes, reweighted; non-digits appended
+    train_labels: torch.Tensor      # (N,) with NOT_A_DIGIT for the appended non-digits
+    valid_digits: torch.Tensor
+    valid_strokes: torch.Tensor     # the same digits redrawn as canvas pen strokes
+    valid_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_strokes: torch.Tensor
+    test_labels: torch.Tensor
+    non_digits: dict[str, torch.Tensor]  # "train", "valid", "report"
+
+    def digit_sets(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The labelled digit sets a served model is reported on."""
+        return {"validation": (self.valid_digits, self.valid_labels),
+                "canvas-style validation": (self.valid_strokes, self.valid_labels),
+                "MNIST test": (self.test_images, self.test_labels),
+                "canvas-style test": (self.test_strokes, self.test_labels)}
+
+    def non_digit_sets(self) -> dict[str, torch.Tensor]:
+        return {"validation non-digits": self.non_digits["valid"], "held-out non-digits": self.non_digits["report"]}
+
+    def validation_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scans, their canvas redrawing and non-digits: the checkpoint kept is the best at all three."""
+        images = torch.cat([self.valid_digits, self.valid_strokes, self.non_digits["valid"]])
+        return images, torch.cat([self.valid_labels, self.valid_labels, not_a_digit_labels(self.non_digits["valid"])])
+
+    def calibration_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The validation digits, scanned and redrawn: what temperature and threshold are fitted on."""
+        return torch.cat([self.valid_digits, self.valid_strokes]), torch.cat([self.valid_labels, self.valid_labels])
+
+
+def not_a_digit_labels(images: torch.Tensor) -> torch.Tensor:
+    return torch.full((len(images),), NOT_A_DIGIT, dtype=torch.long)
+
+
+def build_sets(mnist: Mnist, quick: bool = False) -> RunSets:
+    train_index, valid_index = mnist.train_valid_split()
+    test_images, test_labels = mnist.test_images, mnist.test_labels
+    if quick:
+        train_index, valid_index = train_index[:QUICK_TRAIN_IMAGES], valid_index[:QUICK_TRAIN_IMAGES // 2]
+        test_images, test_labels = test_images[:QUICK_TEST_IMAGES], test_labels[:QUICK_TEST_IMAGES]
+    train_digits, valid_digits = mnist.train_images[train_index].numpy(), mnist.train_images[valid_index].numpy()
+    train_strokes, train_reweighted = canvas_variants(train_digits, RENDERING_SEEDS["train"])
+    valid_strokes, _ = canvas_variants(valid_digits, RENDERING_SEEDS["valid"])
+    test_strokes, _ = canvas_variants(test_images.numpy(), RENDERING_SEEDS["test"])
+    drawn = {split: torch.from_numpy(non_digits(count, seed))
+             for split, (count, seed) in (QUICK_NON_DIGITS if quick else NON_DIGITS).items()}
+    train_renderings = np.stack([np.concatenate([rendering, drawn["train"].numpy()])
+                                 for rendering in (train_digits, train_strokes, train_reweighted)])
+    return RunSets(
+        train_renderings=torch.from_numpy(train_renderings),
+        train_labels=torch.cat([mnist.train_labels[train_index], not_a_digit_labels(drawn["train"])]),
+        valid_digits=torch.from_numpy(valid_digits), valid_strokes=torch.from_numpy(valid_strokes),
+        valid_labels=mnist.train_labels[valid_index],
+        test_images=test_images, test_strokes=torch.from_numpy(test_strokes), test_labels=test_labels,
+        non_digits=drawn,
+    )
