@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from bench.loadgen import percentile, post, running_peer, running_web_front, sample_pngs
+from bench.loadgen import percentile, post, run_clients, running_peer, running_web_front, sample_pngs
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import INT8_MODEL, MODEL_METRICS, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties, scratch_instance
@@ -85,27 +84,10 @@ def sequential(url: str, pngs: list[bytes], count: int = SEQUENTIAL_REQUESTS) ->
 
 def concurrent(url: str, pngs: list[bytes], clients: int, seconds: float) -> Figures:
     """``clients`` threads, each with its own keep-alive connection, posting for ``seconds``."""
-    parsed = urlparse(url)
-    latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-        mine, i = [], index
-        while time.perf_counter() < deadline:
-            mine.append(post_png(connection, parsed.path, pngs[i % len(pngs)]))
-            i += clients
-        with lock:
-            latencies.extend(mine)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Figures(len(latencies), time.perf_counter() - started, latencies)
+    load = run_clients(url, pngs, clients, seconds)
+    if set(load.statuses) != {200}:
+        raise RuntimeError(f"answers other than 200 spoil the measurement: {dict(load.statuses)}")
+    return Figures(len(load.answers), load.seconds, [answer.latency_ms for answer in load.answers])
 
 
 def measure_shipped(pngs: list[bytes], seconds: float) -> dict:

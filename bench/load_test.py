@@ -13,28 +13,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import threading
-import time
-from collections import Counter
-from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import psutil
 
-from bench.loadgen import percentile, post, running_web_front, sample_pngs
+from bench.loadgen import Load, burst, post, run_clients, running_web_front, sample_pngs
 from serving.torchserve import read_properties, running_pid, scratch_instance
-
-
-@dataclass
-class LoadResult:
-    sent: int = 0
-    answered: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    mismatches: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-
-    def percentile(self, q: float) -> float:
-        return percentile(self.latencies_ms, q)
 
 
 def digits_at_rest(url: str, pngs: list[bytes]) -> list[int]:
@@ -43,68 +27,9 @@ def digits_at_rest(url: str, pngs: list[bytes]) -> list[int]:
     return [post(connection, parsed.path, png)[1]["digit"] for png in pngs]
 
 
-def run_load(url: str, pngs: list[bytes], expected: list[int], clients: int, seconds: float) -> LoadResult:
-    parsed = urlparse(url)
-    result = LoadResult()
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-        i = index
-        while time.perf_counter() < deadline:
-            sample = i % len(pngs)
-            with lock:
-                result.sent += 1
-            started = time.perf_counter()
-            try:
-                status, body = post(connection, parsed.path, pngs[sample])
-            except (OSError, http.client.HTTPException):
-                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-                status, body = 0, {}
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                result.answered += status != 0
-                result.statuses[status] += 1
-                result.latencies_ms.append(elapsed)
-                result.mismatches += status == 200 and body.get("digit") != expected[sample]
-            i += clients
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return result
-
-
-def burst(url: str, png: bytes, count: int) -> tuple[Counter, float]:
-    """``count`` requests at once, each on its own connection; status counts and the slowest answer."""
-    parsed = urlparse(url)
-    statuses: Counter = Counter()
-    slowest = 0.0
-    lock = threading.Lock()
-    gate = threading.Barrier(count)
-
-    def one() -> None:
-        nonlocal slowest
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-        gate.wait()
-        started = time.perf_counter()
-        try:
-            status = post(connection, parsed.path, png)[0]
-        except (OSError, http.client.HTTPException):
-            status = 0
-        with lock:
-            statuses[status] += 1
-            slowest = max(slowest, time.perf_counter() - started)
-
-    threads = [threading.Thread(target=one) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses, slowest
+def mismatches(load: Load, expected: list[int]) -> int:
+    """Answers whose digit differs from the one given for the same PNG at rest."""
+    return sum(answer.status == 200 and answer.body.get("digit") != expected[answer.sample] for answer in load.answers)
 
 
 def memory_mb(torchserve_pid: int, web_pid: int) -> dict[str, float]:
@@ -127,19 +52,19 @@ def main() -> None:
     with scratch_instance() as instance, running_web_front(instance) as (web, web_url):
         direct_url = instance.predictions_url()
         expected = digits_at_rest(web_url, pngs)
-        run_load(web_url, pngs, expected, args.clients, 5.0)  # warm-up, not counted
+        run_clients(web_url, pngs, args.clients, 5.0)  # warm-up, not counted
         memory = [memory_mb(running_pid(instance), web.pid)]
         results = []
         for _ in range(args.rounds):
-            results.append(run_load(web_url, pngs, expected, args.clients, args.seconds))
+            results.append(run_clients(web_url, pngs, args.clients, args.seconds))
             memory.append(memory_mb(running_pid(instance), web.pid))
         queue_size = int(read_properties(instance.config)["job_queue_size"])
         burst_statuses, slowest = burst(direct_url, pngs[0], 3 * queue_size)
 
     for index, result in enumerate(results, 1):
         print(f"## Round {index}: {args.clients} clients through the web front for {args.seconds:g} s\n")
-        print(f"- sent {result.sent}, answered {result.answered}, statuses {dict(result.statuses)}")
-        print(f"- {result.mismatches} answers differ from the digit given at rest")
+        print(f"- sent {len(result.answers)}, answered {result.answered}, statuses {dict(result.statuses)}")
+        print(f"- {mismatches(result, expected)} answers differ from the digit given at rest")
         print(f"- {result.answered / args.seconds:.0f} requests/s, p50 {result.percentile(50):.1f} ms, "
               f"p99 {result.percentile(99):.1f} ms\n")
     print("| process | RSS before (MB) | " + " | ".join(f"after round {i} (MB)" for i in range(1, len(results) + 1))
@@ -148,8 +73,8 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{snapshot.get(name, float('nan')):.0f}" for snapshot in memory) + " |")
     print(f"\n## {3 * queue_size} requests at once straight at TorchServe (job_queue_size {queue_size})\n")
     print(f"- statuses {dict(burst_statuses)}; slowest answer {slowest * 1000:.0f} ms")
-    ok = all(result.sent == result.answered and not any(s >= 500 or s == 0 for s in result.statuses)
-             and result.mismatches == 0 for result in results)
+    ok = all(not any(s >= 500 or s == 0 for s in result.statuses) and mismatches(result, expected) == 0
+             for result in results)
     raise SystemExit(0 if ok else 1)
 
 

@@ -1,5 +1,6 @@
-"""What the benchmark and the load test share: the sample requests, a web front (or the in-process
-peer) in its own process, one POST on a keep-alive connection, and percentiles."""
+"""What the benchmark, the load test and the fault tests share: the sample requests, a web front
+(or the in-process peer) in its own process, one POST on a keep-alive connection, the one load
+generator (concurrent clients for a while, or a burst at once), and percentiles."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 from bench.canvas_png import canvas_png
 from serving.settings import REPO_ROOT
@@ -80,3 +85,95 @@ def post(connection: http.client.HTTPConnection, path: str, png: bytes) -> tuple
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
+
+
+@dataclass
+class Answer:
+    sample: int       # which of the PNGs was sent
+    status: int       # 0 when the connection failed
+    body: dict
+    latency_ms: float
+
+
+@dataclass
+class Load:
+    """Every answer concurrent clients got, in the order they came."""
+    seconds: float = 0.0
+    answers: list[Answer] = field(default_factory=list)
+
+    @property
+    def statuses(self) -> Counter:
+        return Counter(answer.status for answer in self.answers)
+
+    @property
+    def answered(self) -> int:
+        return sum(answer.status != 0 for answer in self.answers)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.answers) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return percentile([answer.latency_ms for answer in self.answers], q)
+
+
+def run_clients(url: str, pngs: list[bytes], clients: int, seconds: float) -> Load:
+    """``clients`` threads, each on its own keep-alive connection (a new one after a failure),
+    posting the PNGs in turn until ``seconds`` have passed. Loopback only; it stops by itself."""
+    parsed = urlparse(url)
+    load = Load()
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        mine, sample = [], index % len(pngs)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status, body = post(connection, parsed.path, pngs[sample])
+            except (OSError, http.client.HTTPException):
+                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+                status, body = 0, {}
+            mine.append(Answer(sample, status, body, (time.perf_counter() - started) * 1000))
+            sample = (sample + clients) % len(pngs)
+        with lock:
+            load.answers.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    load.seconds = time.perf_counter() - started
+    return load
+
+
+def burst(url: str, png: bytes, count: int) -> tuple[Counter, float]:
+    """``count`` requests at once, each on its own connection; status counts and the slowest answer."""
+    parsed = urlparse(url)
+    statuses: Counter = Counter()
+    slowest = 0.0
+    lock = threading.Lock()
+    gate = threading.Barrier(count)
+
+    def one() -> None:
+        nonlocal slowest
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        gate.wait()
+        started = time.perf_counter()
+        try:
+            status = post(connection, parsed.path, png)[0]
+        except (OSError, http.client.HTTPException):
+            status = 0
+        with lock:
+            statuses[status] += 1
+            slowest = max(slowest, time.perf_counter() - started)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, slowest
