@@ -24,6 +24,11 @@ SECURITY_HEADERS = {
 }
 
 
+def upload_too_large(limit: int) -> str:
+    """What a body over the upload limit is told, by the app and by waitress alike (web/serve.py)."""
+    return f"the upload is over {limit:,} bytes"
+
+
 def form_fields(body: bytes) -> dict:
     """A multipart form's fields by name, as TorchServe hands them to its handler; a raw image
     mislabelled as multipart is taken as the body."""
@@ -87,7 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        messages = {413: f"the upload is over {settings['MAX_UPLOAD_BYTES']:,} bytes"}
+        messages = {413: upload_too_large(settings["MAX_UPLOAD_BYTES"])}
         # The error's own headers matter (a 405 must say which methods are allowed); its body is ours.
         headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         return jsonify(error=messages.get(error.code, error.description)), error.code, headers

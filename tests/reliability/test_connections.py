@@ -148,13 +148,6 @@ def test_a_content_length_longer_than_the_body_holds_nobody_else_up(web_front, t
     assert all(int(status) < 500 for status in STATUS_LINE.findall(received)), received[:200]
 
 
-def test_transfer_encoding_wins_over_content_length(web_front):
-    """RFC 9112 6.3: with both, the body is chunked; the lying Content-Length is ignored."""
-    request = (b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
-               b"Connection: close\r\n\r\n" + chunked(SEVEN))
-    assert exchange(web_front, request) == [200]
-
-
 @pytest.mark.parametrize("name, request_bytes", [
     ("broken chunk size", b"POST /predict HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
      b"\r\nzz\r\nabc\r\n0\r\n\r\n"),
