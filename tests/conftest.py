@@ -1,4 +1,5 @@
-"""Shared fixture: a real TorchServe (Java) on free loopback ports, started from config.properties."""
+"""Shared fixture: a real TorchServe (Java) on free loopback ports, started from config.properties;
+and the markers that let `make test-fast` leave out what needs Java or Chromium."""
 
 from __future__ import annotations
 
@@ -15,3 +16,13 @@ def torchserve(tmp_path_factory):
     yield instance
     stop(instance)
     assert not process_alive(pid), "TorchServe's Java process outlived stop()"
+
+
+# A test that uses one of these fixtures needs that marker's program; it gets the marker by using it.
+MARKER_OF_FIXTURE = {"torchserve": "torchserve", "own_torchserve": "torchserve", "page": "browser"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in set(item.fixturenames) & MARKER_OF_FIXTURE.keys():
+            item.add_marker(MARKER_OF_FIXTURE[fixture])

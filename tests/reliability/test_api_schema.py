@@ -15,8 +15,6 @@ from serving.settings import REPO_ROOT
 from tests.serving_helpers import web_app, worker_pids
 from web.serve import make_server
 
-pytestmark = pytest.mark.torchserve
-
 SCHEMA = schemathesis.openapi.from_path(REPO_ROOT / "docs" / "openapi.yaml")
 EXAMPLES_PER_OPERATION = 300
 

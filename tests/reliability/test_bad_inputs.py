@@ -17,8 +17,6 @@ from tests.mnist_samples import one_of_each_digit
 from tests.serving.test_preprocess import draw_seven, encode, png_header_only
 from tests.serving_helpers import web_app, worker_pids
 
-pytestmark = pytest.mark.torchserve
-
 SEVEN = canvas_png(one_of_each_digit()[7][1])
 DIGIT_L = draw_seven("L", 0, 255)
 B64 = base64.b64encode(SEVEN).decode()

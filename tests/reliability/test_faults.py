@@ -16,8 +16,6 @@ from serving.torchserve import model_workers, private_instance, start, stop
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 
-pytestmark = pytest.mark.torchserve
-
 FOUR = canvas_png(one_of_each_digit()[4][1], box=170, top=50, left=60)
 LOAD_S = 8.0
 REPLACEMENT_GUARD_S = 120

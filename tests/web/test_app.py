@@ -19,8 +19,6 @@ from tests.serving_helpers import web_app
 from web.app import SECURITY_HEADERS, create_app
 from web.serve import make_server
 
-pytestmark = pytest.mark.torchserve
-
 THREE = canvas_png(one_of_each_digit()[3][1], box=150, top=30, left=110)
 
 

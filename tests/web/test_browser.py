@@ -18,8 +18,6 @@ from bench.pen_strokes import number_strokes
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.torchserve]
-
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", str(DEBIAN_CHROMIUM)))
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 

@@ -29,8 +29,6 @@ from web.metrics import WebMetrics, serve_metrics
 from web.observability import REQUEST_ID_HEADER
 from web.serve import make_server
 
-pytestmark = pytest.mark.torchserve
-
 SEVEN = canvas_png(one_of_each_digit()[7][1])
 
 
