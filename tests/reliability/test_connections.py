@@ -16,6 +16,7 @@ import requests
 from bench.canvas_png import canvas_png
 from tests.mnist_samples import one_of_each_digit
 from tests.serving_helpers import web_app, worker_pids
+from web.config import load_config
 from web.serve import make_server
 
 pytestmark = pytest.mark.torchserve
@@ -74,13 +75,12 @@ def test_500_idle_and_slow_connections_do_not_lock_a_new_client_out(web_front, t
     try:
         for sock in slow:  # the start of a request whose headers never end
             sock.sendall(b"POST /predict HTTP/1.1\r\nHost: slow\r\nContent-Le")
-        time.sleep(0.5)
-        started = time.monotonic()
+        # A client locked out waits until an idle connection is closed, after the channel timeout;
+        # it must be answered well before that, while all 500 are still open.
+        channel_timeout_s = load_config()["WEB_CHANNEL_TIMEOUT_S"]
         response = requests.post(f"http://{web_front[0]}:{web_front[1]}/predict", data=SEVEN,
-                                 headers={"Content-Type": "image/png"}, timeout=5)
-        elapsed = time.monotonic() - started
+                                 headers={"Content-Type": "image/png"}, timeout=channel_timeout_s / 3)
         assert response.status_code == 200 and "digit" in response.json()
-        assert elapsed < 1.0, f"a new client waited {elapsed:.2f} s"
     finally:
         for sock in idle + slow:
             sock.close()
