@@ -8,6 +8,10 @@ as soon as a count is over its limit, and so cost at most a few milliseconds wha
 
 Each limit is far above what any encoder writes for a single picture (libjpeg's progressive
 script has 10 scans, a phone's EXIF and ICC segments are a dozen, libpng writes 8 KB IDAT chunks).
+
+A JPEG's EXIF segment and a multi-picture JPEG's MP index are each a little TIFF directory, which
+Pillow parses when it opens the file, copying each tag's data: 5,000 tags pointing at the same
+64 KB took 250 ms. Their tags are counted like a TIFF's (a camera writes a dozen or two).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ MAX_TIFF_TAGS = 512
 JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 JPEG_SOS, JPEG_EOI = 0xDA, 0xD9
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+# Segments that hold a TIFF directory after a signature: marker -> (signature, what the directory is).
+JPEG_TIFF_SEGMENTS = {0xE1: (b"Exif\0\0", "EXIF"), 0xE2: (b"MPF\0", "MP index")}
 
 
 def refuse(what: str, count: int, limit: int) -> BadInput:
@@ -53,7 +59,10 @@ def check_jpeg(data: bytes) -> None:
         segments += 1
         if segments > MAX_JPEG_SEGMENTS:
             raise refuse("JPEG segments", segments, MAX_JPEG_SEGMENTS)
-        position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        end = position + 2 + int.from_bytes(data[position + 2:position + 4], "big")
+        if marker in JPEG_TIFF_SEGMENTS:
+            check_embedded_tiff(data[position + 4:end], *JPEG_TIFF_SEGMENTS[marker])
+        position = end
         if marker == JPEG_SOS:
             scans += 1
             if scans > MAX_JPEG_SCANS:
@@ -116,10 +125,10 @@ def check_gif(data: bytes) -> None:
                 raise refuse("GIF blocks", blocks, MAX_GIF_BLOCKS)
 
 
-def check_tiff(data: bytes) -> None:
-    """Tags of the first directory (Pillow parses each in Python; a picture needs a few dozen)."""
+def first_directory_tags(data: bytes) -> int:
+    """How many tags the first directory of a TIFF structure declares (0 where it cannot be read)."""
     if len(data) < 16:
-        return
+        return 0
     order = "<" if data[:2] == b"II" else ">"
     if struct.unpack_from(order + "H", data, 2)[0] == 43:  # BigTIFF: 8-byte offsets, 8-byte counts
         offset = struct.unpack_from(order + "Q", data, 8)[0]
@@ -128,10 +137,23 @@ def check_tiff(data: bytes) -> None:
         offset = struct.unpack_from(order + "I", data, 4)[0]
         count_format = order + "H"
     if offset + struct.calcsize(count_format) > len(data):
-        return
-    tags = struct.unpack_from(count_format, data, offset)[0]
+        return 0
+    return struct.unpack_from(count_format, data, offset)[0]
+
+
+def check_tiff(data: bytes) -> None:
+    """Tags of the first directory (Pillow parses each in Python; a picture needs a few dozen)."""
+    tags = first_directory_tags(data)
     if tags > MAX_TIFF_TAGS:
         raise refuse("TIFF tags in its first directory", tags, MAX_TIFF_TAGS)
+
+
+def check_embedded_tiff(segment: bytes, signature: bytes, kind: str) -> None:
+    """Tags of the TIFF directory a JPEG segment holds after ``signature`` (its EXIF or MP index)."""
+    if segment.startswith(signature):
+        tags = first_directory_tags(segment[len(signature):])
+        if tags > MAX_TIFF_TAGS:
+            raise refuse(f"{kind} tags in one JPEG segment", tags, MAX_TIFF_TAGS)
 
 
 SIGNATURES = ((b"\xff\xd8", check_jpeg), (b"\x89PNG\r\n\x1a\n", check_png), (b"GIF8", check_gif),

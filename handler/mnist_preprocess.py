@@ -3,7 +3,8 @@
 MNIST's own recipe, applied to whatever a client sends (a browser canvas is an RGBA PNG with a
 transparent background, any size, the digit anywhere in it):
 
-1. decode safely: size limits checked from the header before any pixel is decoded;
+1. decode safely: size limits checked from the header before any pixel is decoded; a photo is
+   turned upright as its EXIF orientation says;
 2. composite transparency and fix polarity so that the ink is light on a dark background;
 3. split the ink into the symbols written (``mnist_segment``), left to right;
 4. crop each to its ink, scale the longer side to 20 pixels with anti-aliasing, keeping the aspect
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from handler.mnist_container import check_structure
 from handler.mnist_errors import BadInput
@@ -49,6 +50,19 @@ MAX_WORKING_SIDE = 1024
 MIN_SIDE = 8
 ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "GIF", "WEBP", "BMP", "TIFF"}
 DRAFT_FORMATS = {"JPEG", "MPO"}
+JPEG_START = b"\xff\xd8"
+# A phone held sideways stores the pixels sideways and says in EXIF how to show them. Only JPEG's is
+# read: what cameras write, and its EXIF is one segment whose tags mnist_container has counted.
+# Pillow's parsing of a PNG's or WebP's EXIF has no bound (a WebP's 1.4 MB EXIF of 65,000 tags ran
+# this machine out of memory).
+ORIENTED_FORMATS = {"JPEG", "MPO"}
+# EXIF orientation -> the transpose that shows the picture upright (Pillow's ImageOps.exif_transpose
+# has the same table, but transposes the image it is given: here that is the reduced one).
+UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+           5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+           8: Image.Transpose.ROTATE_90}
+# The orientations that swap width and height.
+SIDEWAYS = {5, 6, 7, 8}
 # The pixel modes the steps after decoding can convert to grey and alpha; a decoder may produce
 # others (a CIELab TIFF gives "LAB", which Pillow cannot convert to grey).
 DECODED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV",
@@ -57,6 +71,11 @@ DECODED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX",
 REDUCIBLE_AS = {"1": "L", "P": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
 # Ink below this fraction of full contrast is treated as background noise (JPEG artefacts, paper grain).
 INK_THRESHOLD = 0.1
+# Ink adding up to less than this many pixels at full strength is a speck, not a digit, however
+# strongly it is stretched (one semi-transparent pixel on a canvas, a few faint ones, a 1-pixel dot).
+# The least ink we read: MNIST's own digits at their own 28x28 size and 30% strength hold at least
+# 5.4 pixels' worth (the thinnest "1" of its test set).
+MIN_INK_PIXELS = 4
 # Pillow decompresses PNG text and ICC chunks up to 64 MB in all by default; a digit needs none.
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * 1024 * 1024
 
@@ -65,7 +84,7 @@ def open_image(data: bytes) -> Image.Image:
     """Identify ``data`` and read its header, refusing a format or size a digit never comes in."""
     check_structure(data)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = opened(data)
     except UnidentifiedImageError:
         raise BadInput("not an image Pillow can read (expected PNG, JPEG, GIF, WebP, BMP or TIFF)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -92,6 +111,28 @@ def open_image(data: bytes) -> Image.Image:
     return image
 
 
+def opened(data: bytes) -> Image.Image:
+    """Pillow's image of ``data``, its header read and no pixel decoded."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        if data.startswith(JPEG_START):
+            return first_picture(data)
+        raise
+
+
+def first_picture(data: bytes) -> Image.Image:
+    """The first picture of a multi-picture JPEG (MPO) that Pillow refused, as a plain JPEG.
+
+    Pillow reads an MPO's MP index when it opens the file and refuses one that claims more pictures
+    than it lists, although the first picture, the only one decoded, is an ordinary JPEG.
+    """
+    try:
+        return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - not even a plain JPEG: refused as Pillow refused it
+        raise UnidentifiedImageError("not a JPEG either") from None
+
+
 def working_size_factor(size: tuple[int, int]) -> int:
     """The whole factor that brings the longer side down to MAX_WORKING_SIDE (1 if it is there)."""
     return -(-max(size) // MAX_WORKING_SIDE)
@@ -111,7 +152,9 @@ def decode_image(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
     and the (width, height) its header declares, which the decoded one may be reduced from.
 
     Sizes and part counts are checked before any pixel is decoded; JPEG is decoded at the smallest
-    scale that keeps the working size; only the first frame of an animation is decoded.
+    scale that keeps the working size; only the first frame of an animation is decoded. A photo is
+    turned upright after it is reduced, and the declared size with it: boxes are given as a viewer
+    shows the picture.
     """
     if not data:
         raise BadInput("the image is empty (0 bytes)")
@@ -126,11 +169,32 @@ def decode_image(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
                 image.draft(None, (MAX_WORKING_SIDE, MAX_WORKING_SIDE))
             image.seek(0)  # the first frame of an animated GIF, PNG or WebP
             image.load()
-            return reduced_to_working_size(image), declared_size
+            orientation = exif_orientation(image)
+            return upright(reduced_to_working_size(image), orientation), upright_size(declared_size, orientation)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise BadInput("the image decodes to too many pixels", status=413) from None
         except Exception as error:  # noqa: BLE001 - Pillow raises struct.error, IndexError... on hostile bytes
             raise BadInput(f"the image is corrupt or truncated ({type(error).__name__}: {error})") from None
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """How a camera says its picture is to be shown (1-8, EXIF's values); 1, as stored, where unknown."""
+    if image.format not in ORIENTED_FORMATS:
+        return 1
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        return orientation if orientation in UPRIGHT else 1
+    except Exception:  # noqa: BLE001 - an EXIF Pillow cannot parse tells nothing: the pixels as stored
+        return 1
+
+
+def upright(image: Image.Image, orientation: int) -> Image.Image:
+    return image.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else image
+
+
+def upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    width, height = size
+    return (height, width) if orientation in SIDEWAYS else (width, height)
 
 
 def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
@@ -180,7 +244,17 @@ def ink_map(gray: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     strongest = float(ink.max())
     if strongest < INK_THRESHOLD:
         raise BadInput("no digit found: the image has no ink")
+    check_enough_ink(ink)
     return ink / strongest
+
+
+def check_enough_ink(ink: np.ndarray) -> None:
+    """Refuse ink too little to be a digit, before it is stretched to full intensity: stretched, one
+    faint pixel would be as strong as a pen's stroke."""
+    visible = float(ink[ink > INK_THRESHOLD].sum())
+    if visible < MIN_INK_PIXELS:
+        raise BadInput(f"no digit found: the ink adds up to {visible:.1f} pixels at full strength, too little "
+                       f"for a digit (at least {MIN_INK_PIXELS})")
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:

@@ -139,3 +139,78 @@ def worst_cases_at_the_limits() -> dict[str, bytes]:
         "LZW TIFF 2048x2048 RGBA": encode(square, "TIFF", compression="tiff_lzw"),
         "BMP 1024x1024 (uncompressed, 8-bit)": encode(noise(1024, 1024, "L", 0.05), "BMP"),
     }
+
+
+# Valid images that were misread or refused, and what their fixes must still refuse
+# (tests/reliability/test_odd_images.py).
+
+# EXIF orientation -> how a camera held that way stores an upright scene: the inverse of the turn
+# that shows the stored pixels upright.
+STORED_FOR_ORIENTATION = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                          4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                          6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_270}
+
+
+def paper_photo(digit: int, size: tuple[int, int] = (3024, 4032), digit_side: int = 2000) -> Image.Image:
+    """A real MNIST digit written big, dark on light paper, upright; by default a phone's 12-megapixel
+    portrait photo."""
+    written = Image.fromarray(255 - one_of_each_digit()[digit][1]).resize((digit_side, digit_side),
+                                                                         Image.Resampling.BILINEAR)
+    paper = Image.new("RGB", size, (235, 232, 225))
+    paper.paste(written.convert("RGB"), ((size[0] - digit_side) // 2, (size[1] - digit_side) // 2))
+    return paper
+
+
+def oriented_jpeg(upright: Image.Image, orientation: int) -> bytes:
+    """``upright`` as a camera held at EXIF ``orientation`` saves it: pixels turned, the tag saying how
+    to turn them back."""
+    turn = STORED_FOR_ORIENTATION[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(upright if turn is None else upright.transpose(turn), "JPEG", quality=90, exif=exif)
+
+
+def mp_index_entries(data: bytes) -> tuple[str, int, int]:
+    """The byte order, the start and the first directory of an MPO's MP index (a little TIFF)."""
+    start = data.index(b"MPF\0") + 4
+    order = "<" if data[start:start + 2] == b"II" else ">"
+    return order, start, start + struct.unpack_from(order + "I", data, start + 4)[0]
+
+
+def mpo_claiming_more_pictures_than_listed(extra: int = 1) -> bytes:
+    """``mpo_photo`` whose MP index says it holds ``extra`` pictures more than its entry list has:
+    Pillow refuses it at open, its first picture intact."""
+    data = mpo_photo()
+    order, _, directory = mp_index_entries(data)
+    for index in range(struct.unpack_from(order + "H", data, directory)[0]):
+        entry = directory + 2 + 12 * index
+        if struct.unpack_from(order + "H", data, entry)[0] == 0xB001:  # NumberOfImages, a LONG
+            count = struct.unpack_from(order + "I", data, entry + 8)[0]
+            return data[:entry + 8] + struct.pack(order + "I", count + extra) + data[entry + 12:]
+    raise ValueError("the MP index has no NumberOfImages")
+
+
+def mpo_cut_after_first_picture() -> bytes:
+    """``mpo_photo`` with its second picture missing, as when a transfer stops after the first."""
+    data = mpo_photo()
+    first = Image.open(io.BytesIO(data)).mpinfo[0xB002][0]
+    return data[:first["Size"]]
+
+
+def with_tiff_segment(jpeg: bytes, count: int, marker: int = 0xE1, signature: bytes = b"Exif\0\0") -> bytes:
+    """``jpeg`` with one more segment (EXIF by default; 0xE2 and b"MPF\\0" for an MP index) as large as a
+    segment can be, holding a TIFF directory of ``count`` tags whose data are each the whole directory:
+    Pillow copies each tag's data when it opens the file (5,400 took 250 ms)."""
+    size = 0xFFFF - 2 - len(signature)  # the length field counts itself
+    entries = b"".join(struct.pack("<HHII", 40000 + index, 7, size, 0) for index in range(count))
+    tiff = (b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", count) + entries + b"\0\0\0\0").ljust(size, b"\0")
+    return jpeg[:2] + bytes([0xFF, marker]) + struct.pack(">H", 2 + len(signature) + size) + signature + tiff + jpeg[2:]
+
+
+def transparent_canvas_with(pixels: dict[tuple[int, int], int], ink_rgb=(0, 0, 0), side: int = 280) -> bytes:
+    """A browser canvas (RGBA PNG, fully transparent) holding only ``pixels``: (x, y) -> alpha."""
+    canvas = np.zeros((side, side, 4), np.uint8)
+    canvas[..., :3] = ink_rgb
+    for (x, y), alpha in pixels.items():
+        canvas[y, x, 3] = alpha
+    return encode(Image.fromarray(canvas, "RGBA"), "PNG")

@@ -10,13 +10,15 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from bench.canvas_png import canvas_png
+from handler.mnist_container import MAX_TIFF_TAGS
 from handler.mnist_errors import BadInput
-from handler.mnist_preprocess import MAX_IMAGE_BYTES, image_to_symbols, preview_png
+from handler.mnist_preprocess import MAX_IMAGE_BYTES, decode_image, image_to_symbols, preview_png
 from tests.mnist_framing import centre_of_mass, ink_box
-from tests.mnist_samples import one_of_each_digit
+from tests.mnist_samples import mnist_test_set, one_of_each_digit
+from tests.reliability import hostile_images as hostile
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -182,3 +184,99 @@ def test_preview_is_the_28x28_png_the_model_sees():
     image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert image.size == (28, 28) and image.mode == "L"
     assert np.abs(np.asarray(image) / 255.0 - REFERENCE.squeeze(0).numpy()).max() <= 1 / 255
+
+
+def pixels_of(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.float32)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photo_is_read_as_its_exif_orientation_shows_it(orientation):
+    upright = hostile.paper_photo(7, size=(304, 400), digit_side=200)
+    data = hostile.oriented_jpeg(upright, orientation)
+    # The photo is built right: Pillow's own reading of the tag shows it upright.
+    shown = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+    assert shown.size == upright.size and np.abs(pixels_of(shown) - pixels_of(upright)).mean() < 2
+    (expected,) = image_to_symbols(hostile.encode(upright, "JPEG", quality=90))
+    (symbol,) = image_to_symbols(data)
+    assert (symbol.pixels - expected.pixels).abs().mean() < 0.01
+    assert np.abs(np.subtract(symbol.box, expected.box)).max() <= 1
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_12_megapixel_photo_is_turned_after_its_draft_decode(orientation):
+    upright = hostile.paper_photo(7)
+    data = hostile.oriented_jpeg(upright, orientation)
+    image, declared_size = decode_image(data)
+    # Decoded at a quarter of its size, then turned: the upright photo's proportions, reduced.
+    assert image.size == (upright.width // 4, upright.height // 4) and declared_size == upright.size
+    (expected,) = image_to_symbols(hostile.encode(upright, "JPEG", quality=90))
+    (symbol,) = image_to_symbols(data)
+    assert (symbol.pixels - expected.pixels).abs().mean() < 0.01
+    assert np.abs(np.subtract(symbol.box, expected.box)).max() <= 4  # the reduction's rounding, scaled back
+
+
+def test_an_orientation_tag_outside_exifs_values_leaves_the_pixels_as_stored():
+    image = Image.open(io.BytesIO(hostile.oriented_jpeg(hostile.paper_photo(7, (304, 400), 200), 6)))
+    exif = image.getexif()
+    exif[0x0112] = 9
+    stored = hostile.encode(image, "JPEG", quality=90, exif=exif)
+    assert decode_image(stored)[1] == image.size
+
+
+BROKEN_MPOS = {
+    "MP index claims one picture more than it lists": hostile.mpo_claiming_more_pictures_than_listed(1),
+    "MP index claims 65,535 pictures": hostile.mpo_claiming_more_pictures_than_listed(65_533),
+    "second picture missing": hostile.mpo_cut_after_first_picture(),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_MPOS)
+def test_a_multi_picture_jpeg_with_a_broken_index_is_read_by_its_first_picture(name):
+    (expected,) = image_to_symbols(hostile.mpo_photo())
+    (symbol,) = image_to_symbols(BROKEN_MPOS[name])
+    assert torch.equal(symbol.pixels, expected.pixels) and symbol.box == expected.box
+
+
+def test_pillow_alone_refuses_an_mpo_whose_index_claims_more_pictures_than_it_lists():
+    """Why the preprocessing falls back to a plain JPEG: when this fails, Pillow reads such files itself."""
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(hostile.mpo_claiming_more_pictures_than_listed(1)))
+
+
+@pytest.mark.parametrize("marker, signature, kind", [(0xE1, b"Exif\0\0", "EXIF"), (0xE2, b"MPF\0", "MP index")],
+                         ids=["EXIF", "MP index"])
+def test_a_jpeg_segment_with_more_tags_than_a_camera_writes_is_refused_unparsed(marker, signature, kind):
+    photo = hostile.mpo_claiming_more_pictures_than_listed(1)
+    with pytest.raises(BadInput, match=f"over {MAX_TIFF_TAGS} {kind} tags") as error:
+        image_to_symbols(hostile.with_tiff_segment(photo, 5400, marker, signature))
+    assert error.value.status == 400
+    assert len(image_to_symbols(hostile.with_tiff_segment(photo, MAX_TIFF_TAGS, marker, signature))) == 1
+
+
+@pytest.mark.parametrize("pixels, ink_rgb", [
+    ({(140, 140): 128}, (0, 0, 0)),
+    ({(140, 140): 128}, (255, 255, 255)),
+    ({(40, 60): 40, (200, 90): 60, (120, 230): 50, (141, 141): 70}, (0, 0, 0)),
+    ({(140, 140): 255}, (0, 0, 0)),
+    ({(x, y): 255 for x in (140, 141) for y in (140, 141)}, (30, 60, 200)),
+], ids=["one semi-transparent dark pixel", "one semi-transparent light pixel", "a few faint pixels",
+        "one opaque pixel", "a 2x2 dot of blue ink"])
+def test_a_canvas_whose_only_ink_is_a_speck_is_empty(pixels, ink_rgb):
+    with pytest.raises(BadInput, match="^no digit found") as error:
+        image_to_symbols(hostile.transparent_canvas_with(pixels, ink_rgb))
+    assert error.value.status == 400
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.5])
+def test_a_faint_but_visible_drawing_is_read_as_if_drawn_at_full_strength(alpha):
+    for digit, original in one_of_each_digit():
+        faint = image_to_tensor(canvas_png((original * alpha).round().astype(np.uint8)))
+        assert (faint - image_to_tensor(canvas_png(original))).abs().mean() < 0.01, digit
+
+
+def test_the_mnist_digit_with_the_least_ink_is_read_at_its_own_size_and_30_percent_strength():
+    images, _ = mnist_test_set()
+    least = images[int(images.reshape(len(images), -1).sum(axis=1).argmin())]
+    faint = (least * 0.3).round().astype(np.uint8)
+    assert_mnist_style(image_to_tensor(canvas_png(faint, box=28, top=0, left=0, side=28)))
