@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes load-test fuzz container-check \
+.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-worker-cost load-test fuzz container-check \
 	packages-run packages-data packages-test packages-container
 
 help:
@@ -30,7 +30,10 @@ test-training: packages-test $(TRAIN_ENV)/.installed data
 	$(TRAIN_PY) -m pytest tests/training
 
 test-serving: packages-test $(SERVE_ENV)/.installed data
-	$(SERVE_PY) -m pytest tests/serving tests/bench tests/web tests/deploy tests/reliability
+	$(SERVE_PY) -m pytest tests --ignore=tests/training
+
+test-fast: $(SERVE_ENV)/.installed data  ## the tests that need neither Java nor Chromium, in the serving environment (about 2 min)
+	$(SERVE_PY) -m pytest tests --ignore=tests/training -m "not torchserve and not browser"
 
 data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
@@ -73,11 +76,14 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
 
+bench-worker-cost: packages-run $(SERVE_ENV)/.installed data  ## the costliest body of each type straight to TorchServe: worker CPU and wall time
+	$(SERVE_PY) -m bench.worker_cost
+
 load-test: packages-run $(SERVE_ENV)/.installed data  ## two rounds of 32 clients for 60 s through the web front, memory, queue limit (docs/RELIABILITY.md)
 	$(SERVE_PY) -m bench.load_test
 
 fuzz: packages-run $(SERVE_ENV)/.installed data  ## 10,000 mutated images in process, then through the web front and TorchServe (docs/RELIABILITY.md)
-	$(SERVE_PY) -m tests.reliability.image_fuzz --cases 10000 --save runs/fuzz
+	$(SERVE_PY) -m bench.image_fuzz --cases 10000 --save runs/fuzz
 
 container-check: packages-container $(SERVE_ENV)/.installed data  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
 	bash deploy/container_check.sh

@@ -11,8 +11,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from tests.mnist_samples import one_of_each_digit
-from tests.reliability.image_mutations import jpeg_parts, png_chunks, png_join
+from bench.image_mutations import jpeg_parts, png_chunks, png_join
+from bench.mnist_samples import one_of_each_digit
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from bench.canvas_png import canvas_png
-from tests.mnist_samples import one_of_each_digit
+from bench.mnist_samples import one_of_each_digit
 
 INTERESTING_16 = (0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF)
 INTERESTING_32 = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 0x10000, 100_000, 65_500)

@@ -17,16 +17,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from flask import Flask
+
 from bench.canvas_png import canvas_png
 from serving.settings import REPO_ROOT
-from serving.torchserve import Instance, free_ports
+from serving.torchserve import Instance, free_ports, model_workers
 from training.data import load_mnist
+from web.app import create_app
 
 
 def sample_pngs(count: int = 64) -> list[bytes]:
     """Real MNIST test digits drawn as 280x280 canvas PNGs of varying size and position."""
     images = load_mnist().test_images.numpy()
     return [canvas_png(images[i], box=140 + i % 60, top=10 + i % 50, left=100 - i % 70) for i in range(count)]
+
+
+def worker_pids(instance: Instance) -> list[int]:
+    """The model's worker processes: unchanged before and after a request means no worker died."""
+    return sorted(worker["pid"] for worker in model_workers(instance))
+
+
+def web_app(instance: Instance, **overrides) -> Flask:
+    """The web front configured to call ``instance``, in this process."""
+    return create_app({"TORCHSERVE_INFERENCE_URL": instance.address("inference"),
+                       "TORCHSERVE_MANAGEMENT_URL": instance.address("management"), **overrides})
 
 
 @contextmanager

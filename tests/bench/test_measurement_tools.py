@@ -8,8 +8,8 @@ import pytest
 from bench.batching_grid import LATENCY_ALLOWANCE, config_choice, grid
 from bench.benchmark import Figures
 from bench.canvas_benchmark import STYLES, WEIGHTS, styled_canvas
+from bench.mnist_samples import one_of_each_digit
 from handler.mnist_preprocess import image_to_symbols
-from tests.mnist_samples import one_of_each_digit
 
 
 def test_the_grid_tries_every_batch_size_and_delay_once_per_worker_count():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.canvas_png import canvas_png
+from bench.mnist_samples import one_of_each_digit
 from bench.peer_app import create_peer_app
-from tests.mnist_samples import one_of_each_digit
 
 
 def test_the_peer_reads_a_digit_and_refuses_bad_input_like_the_handler():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
+from bench.mnist_samples import one_of_each_digit
 from handler.mnist_batch import batch_answers, prepare_batch
 from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
-from tests.mnist_samples import one_of_each_digit
 
 
 def outputs_for(*digits: int | None) -> torch.Tensor:

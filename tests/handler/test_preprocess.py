@@ -4,39 +4,20 @@ from __future__ import annotations
 
 import base64
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bench import hostile_images as hostile
 from bench.canvas_png import canvas_png
+from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from handler.mnist_container import MAX_TIFF_TAGS
 from handler.mnist_errors import BadInput
 from handler.mnist_preprocess import MAX_IMAGE_BYTES, decode_image, image_to_symbols, preview_png
-from tests.mnist_framing import centre_of_mass, ink_box
-from tests.mnist_samples import mnist_test_set, one_of_each_digit
-from tests.reliability import hostile_images as hostile
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def draw_seven(mode: str, background, ink, size: int = 280, offset=(0, 0), scale: float = 1.0,
-               width: int = 18) -> Image.Image:
-    """A hand-drawn-looking 7 with round joins, like the web page's pen."""
-    image = Image.new(mode, (size, size), background)
-    draw = ImageDraw.Draw(image)
-    dx, dy = offset
-    points = [(60, 60), (200, 60), (120, 230)]
-    points = [(dx + x * scale, dy + y * scale) for x, y in points]
-    draw.line(points, fill=ink, width=width, joint="curve")
-    return image
+from tests.fixtures.images import draw_seven, encode, png_header_only
+from tests.fixtures.mnist_framing import centre_of_mass, ink_box
 
 
 def image_to_tensor(data: bytes) -> torch.Tensor:
@@ -137,15 +118,6 @@ def test_no_ink_is_an_error_not_a_guess(image):
     with pytest.raises(BadInput, match="no digit found") as error:
         image_to_tensor(encode(image))
     assert error.value.status == 400
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header declares ``width`` x ``height`` and whose pixel data is a few bytes."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + \
-        chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("data, status, message", [

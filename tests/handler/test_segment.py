@@ -11,10 +11,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from bench.canvas_png import ink_png, number_canvas
+from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from handler.mnist_errors import BadInput
 from handler.mnist_preprocess import image_to_symbols
 from handler.mnist_segment import MAX_SYMBOLS
-from tests.mnist_samples import mnist_test_set, one_of_each_digit
 
 DIGITS = dict(one_of_each_digit())
 

@@ -11,8 +11,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
+from bench.loadgen import web_app, worker_pids
 from serving.settings import REPO_ROOT
-from tests.serving_helpers import web_app, worker_pids
 from web.serve import make_server
 
 SCHEMA = schemathesis.openapi.from_path(REPO_ROOT / "docs" / "openapi.yaml")

@@ -5,17 +5,16 @@ none a 5xx, and no worker dies."""
 from __future__ import annotations
 
 import base64
-import json
 
 import numpy as np
 import pytest
-import requests
 from PIL import Image
 
 from bench.canvas_png import canvas_png
-from tests.mnist_samples import one_of_each_digit
-from tests.serving.test_preprocess import draw_seven, encode, png_header_only
-from tests.serving_helpers import web_app, worker_pids
+from bench.loadgen import web_app, worker_pids
+from bench.mnist_samples import one_of_each_digit
+from tests.fixtures.images import draw_seven, encode, png_header_only
+from tests.fixtures.two_doors import send_to_torchserve, send_to_web
 
 SEVEN = canvas_png(one_of_each_digit()[7][1])
 DIGIT_L = draw_seven("L", 0, 255)
@@ -70,24 +69,6 @@ CORPUS = {
     "animated GIF": ("raw", animated_gif(), 200),
     "PNG sent as text/plain": ("text", SEVEN, 200),
 }
-
-
-def send_to_torchserve(url: str, how: str, payload) -> requests.Response:
-    if how == "json":
-        return requests.post(url, data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=15)
-    if how == "form":
-        return requests.post(url, files={name: (None, value) for name, value in payload.items()}, timeout=15)
-    content_type = {"raw": "image/png", "text": "text/plain", "json-bytes": "application/json"}[how]
-    return requests.post(url, data=payload, headers={"Content-Type": content_type}, timeout=15)
-
-
-def send_to_web(client, how: str, payload):
-    if how == "json":
-        return client.post("/predict", data=json.dumps(payload), content_type="application/json")
-    if how == "form":
-        return client.post("/predict", data=payload, content_type="multipart/form-data")
-    content_type = {"raw": "image/png", "text": "text/plain", "json-bytes": "application/json"}[how]
-    return client.post("/predict", data=payload, content_type=content_type)
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,10 @@ import pytest
 import requests
 
 from bench.canvas_png import canvas_png
-from tests.mnist_samples import one_of_each_digit
-from tests.serving_helpers import web_app, worker_pids
+from bench.loadgen import web_app, worker_pids
+from bench.mnist_samples import one_of_each_digit
 from web.config import load_config
 from web.serve import make_server
-
-pytestmark = pytest.mark.torchserve
 
 SEVEN = canvas_png(one_of_each_digit()[7][1])
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] (\d{3}) ")

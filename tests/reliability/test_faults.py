@@ -11,10 +11,9 @@ import time
 import pytest
 
 from bench.canvas_png import canvas_png
-from bench.loadgen import run_clients, running_web_front
+from bench.loadgen import run_clients, running_web_front, web_app
+from bench.mnist_samples import one_of_each_digit
 from serving.torchserve import model_workers, private_instance, start, stop
-from tests.mnist_samples import one_of_each_digit
-from tests.serving_helpers import web_app
 
 FOUR = canvas_png(one_of_each_digit()[4][1], box=170, top=50, left=60)
 LOAD_S = 8.0

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.loadgen import web_app, worker_pids
 from handler.mnist_batch import prepare_batch
-from tests.serving_helpers import web_app, worker_pids
 
 FINDINGS = sorted((Path(__file__).parent / "fuzz_findings").iterdir())
 CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
@@ -20,7 +20,7 @@ CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif",
 
 @pytest.mark.parametrize("path", FINDINGS, ids=[path.stem for path in FINDINGS])
 def test_in_process_no_unexpected_exception(path, caplog):
-    with caplog.at_level(logging.WARNING, logger="mnist_batch"):
+    with caplog.at_level(logging.WARNING, logger="handler.mnist_batch"):
         batch = prepare_batch([{"body": path.read_bytes()}])
     assert not caplog.records, "the batch's error boundary caught: " + caplog.records[0].getMessage()
     assert (0 in batch.errors and 400 <= batch.errors[0].status < 500) or batch.pixels.shape[0] >= 1

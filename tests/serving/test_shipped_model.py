@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
+from bench.mnist_samples import mnist_test_set
 from serving.settings import INT8_MODEL, MODEL_METRICS, SERIALIZED_MODEL
-from tests.mnist_samples import mnist_test_set
 from training.calibration import expected_calibration_error
 from training.export import reference_path, sha256_of
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.mnist_framing import centre_of_mass, ink_box
+from tests.fixtures.mnist_framing import centre_of_mass, ink_box
 from training.canvas_render import PEN_RATIO_RANGE, THICKNESS_RANGE, canvas_variants, pen_strokes, reweighted
 from training.data import load_mnist
 

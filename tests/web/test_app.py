@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
+from bench.loadgen import web_app
+from bench.mnist_samples import non_digit_drawings, one_of_each_digit
 from serving.torchserve import free_ports
-from tests.mnist_samples import non_digit_drawings, one_of_each_digit
-from tests.serving_helpers import web_app
 from web.app import SECURITY_HEADERS, create_app
 from web.serve import make_server
 

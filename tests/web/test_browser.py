@@ -12,11 +12,11 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from waitress import create_server
 
+from bench.loadgen import web_app
+from bench.mnist_samples import one_of_each_digit
+from bench.pen_strokes import number_strokes
 from serving.settings import CHROMIUM as DEBIAN_CHROMIUM
 from serving.settings import CHROMIUM_ARGS, REPO_ROOT
-from bench.pen_strokes import number_strokes
-from tests.mnist_samples import one_of_each_digit
-from tests.serving_helpers import web_app
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", str(DEBIAN_CHROMIUM)))
 ARTIFACTS = REPO_ROOT / "test-artifacts"

@@ -20,10 +20,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.canvas_png import canvas_png
+from bench.loadgen import web_app
+from bench.mnist_samples import one_of_each_digit
 from serving.settings import REPO_ROOT
 from serving.torchserve import free_ports
-from tests.mnist_samples import one_of_each_digit
-from tests.serving_helpers import web_app
 from web.app import create_app
 from web.metrics import WebMetrics, serve_metrics
 from web.observability import REQUEST_ID_HEADER
