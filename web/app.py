@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -9,9 +10,10 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from handler.mnist_errors import BadInput
 from handler.mnist_payload import JSON, TEXT_BYTES, TRUE_WORDS, ImageRequest, parse_body, parse_request
+from handler.mnist_shrink import boxes_scaled, shrunk_to_fit
 from web.config import load_config
 from web.observability import install_observability
-from web.torchserve_client import TorchServeClient
+from web.torchserve_client import FORWARD_ENVELOPE_BYTES, TorchServeClient
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -69,6 +71,8 @@ def create_app(config: dict | None = None) -> Flask:
     client = TorchServeClient(settings["TORCHSERVE_INFERENCE_URL"], settings["TORCHSERVE_MANAGEMENT_URL"],
                               settings["MODEL_NAME"], settings["REQUEST_TIMEOUT_S"], settings["WEB_THREADS"])
     install_observability(app, client)
+    # Larger images are shrunk to fit TorchServe's request limit (config.properties) before forwarding.
+    forward_limit = settings["TORCHSERVE_MAX_REQUEST_BYTES"] - FORWARD_ENVELOPE_BYTES
 
     @app.get("/")
     def page():
@@ -82,7 +86,15 @@ def create_app(config: dict | None = None) -> Flask:
             return jsonify(error=str(error)), error.status
         # ?preview=1 asks for the 28x28 images the model saw (the page asks once the pen lifts, not while it moves).
         want_preview = sent.want_preview or request.args.get("preview", "").lower() in TRUE_WORDS
-        answer = client.predict(sent.image, want_preview=want_preview)
+        image, factors = sent.image, None
+        if len(image) > forward_limit:
+            try:
+                image, factors = shrunk_to_fit(image, forward_limit)
+            except BadInput as error:
+                return jsonify(error=str(error)), error.status
+        answer = client.predict(image, want_preview=want_preview)
+        if factors and answer.status == 200:
+            return jsonify(boxes_scaled(json.loads(answer.body), factors))
         return Response(answer.body, answer.status, mimetype=JSON)
 
     @app.get("/healthz")

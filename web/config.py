@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from handler.mnist_payload import MAX_BASE64_CHARS
 from serving.settings import MODEL_NAME, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties
 
@@ -18,9 +19,11 @@ DEFAULTS = {
     "MODEL_NAME": MODEL_NAME,
     # A prediction takes a few milliseconds; 5 s only runs out when TorchServe is stuck.
     "REQUEST_TIMEOUT_S": 5.0,
-    # TorchServe's own request limit, less room for the multipart envelope the web front adds, so
-    # that what passes here also passes there.
-    "MAX_UPLOAD_BYTES": int(_torchserve["max_request_size"]) - 16 * 1024,
+    # The handler's largest image as base64, with room for a JSON or multipart envelope around it.
+    "MAX_UPLOAD_BYTES": MAX_BASE64_CHARS + 48 * 1024,
+    # TorchServe's own request limit: an image larger than this, less the envelope the web front
+    # adds, is shrunk before it is forwarded (handler/mnist_shrink.py).
+    "TORCHSERVE_MAX_REQUEST_BYTES": int(_torchserve["max_request_size"]),
     "WEB_HOST": "127.0.0.1",
     "WEB_PORT": 5000,
     # The web front's Prometheus metrics, always on 127.0.0.1 (web/metrics.py, docs/MONITORING.md).

@@ -17,6 +17,9 @@ import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as UpstreamTimeout
 
+# What the multipart form around a forwarded image adds to it (a few hundred bytes), with room to spare.
+FORWARD_ENVELOPE_BYTES = 1024
+
 
 @dataclass
 class Upstream:

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import requests
 
+from bench import hostile_images as hostile
 from bench.canvas_png import canvas_png
-from tests.mnist_samples import one_of_each_digit
-from tests.reliability import hostile_images as hostile
-from tests.serving_helpers import web_app, worker_pids
-
-pytestmark = pytest.mark.torchserve
+from bench.loadgen import web_app, worker_pids
+from bench.mnist_samples import one_of_each_digit
+from tests.fixtures.two_doors import refused_by_size_at_torchserve
 
 
 def faint_drawing(digit: int, alpha: float) -> bytes:
@@ -72,7 +71,10 @@ def test_read_directly_by_torchserve(torchserve, name):
     pids = worker_pids(torchserve)
     response = requests.post(torchserve.predictions_url(), data=payload, headers={"Content-Type": content_type},
                              timeout=15)
-    assert_read_as(response.status_code, response.json(), digit)
+    if refused_by_size_at_torchserve(torchserve, payload):
+        assert response.status_code == 413
+    else:
+        assert_read_as(response.status_code, response.json(), digit)
     assert worker_pids(torchserve) == pids
 
 
@@ -91,7 +93,10 @@ def test_refused_directly_by_torchserve(torchserve, name):
     pids = worker_pids(torchserve)
     response = requests.post(torchserve.predictions_url(), data=payload, headers={"Content-Type": content_type},
                              timeout=15)
-    assert_refused(response.status_code, response.json(), start)
+    if refused_by_size_at_torchserve(torchserve, payload):
+        assert response.status_code == 413
+    else:
+        assert_refused(response.status_code, response.json(), start)
     assert worker_pids(torchserve) == pids
 
 

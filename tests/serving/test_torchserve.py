@@ -12,13 +12,12 @@ import requests
 import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
+from bench.loadgen import worker_pids
+from bench.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 from serving.torchserve import model_workers
-from tests.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit
-from tests.serving.test_preprocess import png_header_only
-from tests.serving_helpers import worker_pids
-
+from tests.fixtures.images import png_header_only
 
 SEVEN = canvas_png(one_of_each_digit()[7][1], box=160, top=90, left=30)
 
