@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import torch
 
 from bench.loadgen import percentile, post, run_clients, running_peer, running_web_front, sample_pngs
+from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import INT8_MODEL, MODEL_METRICS, MODEL_NAME, MODEL_VERSION, SERIALIZED_MODEL, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties, scratch_instance
@@ -124,7 +125,7 @@ def forward_pass_ms(path: Path, batch: int, repeats: int = 300) -> float:
     """Median milliseconds of one forward pass of ``batch`` images, one torch thread."""
     torch.set_num_threads(1)
     model = torch.jit.load(str(path)).eval()
-    pixels = torch.rand(batch, 1, 28, 28)
+    pixels = torch.rand(batch, 1, MNIST_SIDE, MNIST_SIDE)
     latencies = []
     with torch.inference_mode():
         for _ in range(repeats + 30):

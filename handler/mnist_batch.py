@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import torch
 
 from handler.mnist_answer import describe_symbol, request_answer
+from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
 from handler.mnist_payload import parse_request
-from handler.mnist_preprocess import MNIST_SIDE, image_to_symbols, preview_png
+from handler.mnist_preprocess import image_to_symbols, preview_png
 
 log = logging.getLogger(__name__)
 

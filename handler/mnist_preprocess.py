@@ -25,10 +25,10 @@ import torch
 from PIL import ExifTags, Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from handler.mnist_container import check_structure
+from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
 from handler.mnist_segment import split_symbols
 
-MNIST_SIDE = 28
 DIGIT_BOX = 20
 # Limits of what a client may send, chosen for what drawings and phone photos need (docs/SECURITY.md):
 # a canvas PNG is 5-30 KB, and a phone's 12-megapixel JPEG of a digit on paper (mostly plain
