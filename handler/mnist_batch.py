@@ -11,6 +11,7 @@ import torch
 from handler.mnist_answer import describe_symbol, request_answer
 from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
+from handler.mnist_explain import explained_digits, explanation, integrated_gradients
 from handler.mnist_payload import parse_request
 from handler.mnist_preprocess import image_to_symbols, preview_png
 
@@ -22,6 +23,10 @@ class PreparedRequest:
     first_row: int                              # where its symbols start in the batch's pixels
     boxes: list[tuple[int, int, int, int]]      # one per symbol, left to right
     want_preview: bool
+    target: int | None                          # the digit to explain, if the client named one
+
+    def rows(self) -> slice:
+        return slice(self.first_row, self.first_row + len(self.boxes))
 
 
 @dataclass
@@ -53,7 +58,8 @@ def prepare_batch(rows: list[dict]) -> PreparedBatch:
         except BadInput as error:
             batch.errors[position] = error
             continue
-        batch.requests[position] = PreparedRequest(len(tensors), [s.box for s in symbols], request.want_preview)
+        batch.requests[position] = PreparedRequest(len(tensors), [s.box for s in symbols], request.want_preview,
+                                                   request.target)
         tensors.extend(symbol.pixels for symbol in symbols)
     if tensors:
         batch.pixels = torch.stack(tensors)
@@ -74,4 +80,23 @@ def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_
                 symbol["preview"] = preview_png(batch.pixels[row])
             symbols.append(symbol)
         answers[position] = request_answer(symbols)
+    return answers
+
+
+def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, non_digit_threshold: float) -> list[dict]:
+    """The answers of ``batch_answers`` from the float ``model`` (a CalibratedDigitModel, whose
+    ``network`` gives logits), each symbol with the explanation of its digit (or the client's target)."""
+    if not batch.requests:
+        return batch_answers(batch, None, non_digit_threshold)
+    pixels = batch.pixels.to(next(model.parameters()).device)
+    with torch.inference_mode():
+        outputs = model(pixels).cpu()
+    answers = batch_answers(batch, outputs, non_digit_threshold)
+    for position, request in batch.requests.items():
+        rows = request.rows()
+        targets = explained_digits(outputs[rows], request.target)
+        attributions = integrated_gradients(model.network, pixels[rows], targets.to(pixels.device))
+        for symbol, attribution, target, fitted in zip(answers[position]["digits"], attributions, targets.tolist(),
+                                                        batch.pixels[rows]):
+            symbol["explanation"] = explanation(attribution, target, fitted, tuple(symbol["box"]))
     return answers

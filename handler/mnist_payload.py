@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handler.mnist_errors import BadInput
 from handler.mnist_preprocess import MAX_IMAGE_BYTES
@@ -39,7 +39,8 @@ IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\
 @dataclass(frozen=True)
 class ImageRequest:
     image: bytes
-    want_preview: bool
+    want_preview: bool = False
+    target: int | None = None  # the digit to explain, when the client names one (else the model's choice)
 
 
 def as_bytes(value) -> bytes:
@@ -81,28 +82,42 @@ def decode_text_image(value: bytes) -> bytes:
         return value
 
 
-def image_from_json(document) -> tuple[bytes, bool]:
+def digit_target(value) -> int | None:
+    """The digit a client asks to have explained: 0-9 as a JSON number or as text; None if absent."""
+    if value is None or value in ("", b""):
+        return None
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, (str, bytes, bytearray)):
+        text = as_bytes(value).decode("utf-8", "replace").strip()
+    if text is None or len(text) != 1 or text not in "0123456789":
+        raise BadInput('"target" must be one digit, 0-9 (the digit to explain)')
+    return int(text)
+
+
+def request_from_json(document) -> ImageRequest:
     if not isinstance(document, dict):
         raise BadInput('JSON body must be an object such as {"image": "data:image/png;base64,..."}')
     for key in JSON_IMAGE_KEYS:
         if key in document:
             if not isinstance(document[key], str):
                 raise BadInput(f'JSON field "{key}" must be a base64 string or a data URL')
-            return decode_text_image(as_bytes(document[key])), document.get("preview") is True
+            return ImageRequest(decode_text_image(as_bytes(document[key])), document.get("preview") is True,
+                                digit_target(document.get("target")))
     raise BadInput('JSON body needs an "image" (or "data") field holding base64 or a data URL')
 
 
 def parse_request(row: dict) -> ImageRequest:
-    """The image and options of one request row; raises ``BadInput`` with a client-facing reason."""
+    """The image and options of one request row; raises ``BadInput`` with a client-facing reason.
+    Options come as form fields (``preview``, ``target``) or as JSON fields beside the image."""
     field = next((name for name in IMAGE_FIELDS if name in row), None)
     if field is None:
         raise BadInput(f"no image in the request (send it as the body or a multipart field named "
                        f"{', '.join(IMAGE_FIELDS[:3])})")
     value = row[field]
-    want_preview = as_bytes(row.get("preview", b"")).decode("utf-8", "replace").strip().lower() in TRUE_WORDS
+    form = ImageRequest(b"", as_bytes(row.get("preview", b"")).decode("utf-8", "replace").strip().lower() in TRUE_WORDS,
+                        digit_target(row.get("target")))
     if isinstance(value, (dict, list)):
-        image, json_preview = image_from_json(value)
-        return ImageRequest(image, want_preview or json_preview)
+        return with_form_options(request_from_json(value), form)
     raw = as_bytes(value)
     if raw.lstrip()[:1] in (b"{", b"["):
         try:
@@ -111,11 +126,15 @@ def parse_request(row: dict) -> ImageRequest:
             raise BadInput("the body starts like JSON but is not valid UTF-8 JSON") from None
         except RecursionError:
             raise BadInput("the JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}") from None
-        image, json_preview = image_from_json(document)
-        return ImageRequest(image, want_preview or json_preview)
+        return with_form_options(request_from_json(document), form)
     if not raw:
         raise BadInput("the request body is empty: send a PNG or JPEG image")
-    return ImageRequest(decode_text_image(raw), want_preview)
+    return replace(form, image=decode_text_image(raw))
+
+
+def with_form_options(request: ImageRequest, form: ImageRequest) -> ImageRequest:
+    return replace(request, want_preview=request.want_preview or form.want_preview,
+                   target=form.target if request.target is None else request.target)
 
 
 def decoded_like_torchserve(body: bytes, content_type: str):

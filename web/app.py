@@ -1,4 +1,4 @@
-"""The Flask front: a drawing page, and /predict that forwards the canvas PNG to TorchServe."""
+"""The Flask front: a drawing page, /predict and /explain, which forward the drawing to TorchServe."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from handler.mnist_errors import BadInput
-from handler.mnist_payload import JSON, TEXT_BYTES, TRUE_WORDS, ImageRequest, parse_body, parse_request
+from handler.mnist_payload import JSON, TEXT_BYTES, TRUE_WORDS, ImageRequest, digit_target, parse_body, parse_request
 from handler.mnist_shrink import boxes_scaled, shrunk_to_fit
 from web.config import load_config
 from web.observability import install_observability
@@ -78,24 +78,35 @@ def create_app(config: dict | None = None) -> Flask:
     def page():
         return render_template("index.html")
 
-    @app.post("/predict")
-    def predict():
-        try:
-            sent = image_request()
-        except BadInput as error:
-            return jsonify(error=str(error)), error.status
-        # ?preview=1 asks for the 28x28 images the model saw (the page asks once the pen lifts, not while it moves).
-        want_preview = sent.want_preview or request.args.get("preview", "").lower() in TRUE_WORDS
+    def forwarded(sent: ImageRequest, call) -> Response:
+        """``call(image)`` on TorchServe with the image made to fit its request limit, and the
+        answer's boxes given back in the client's pixels."""
         image, factors = sent.image, None
         if len(image) > forward_limit:
-            try:
-                image, factors = shrunk_to_fit(image, forward_limit)
-            except BadInput as error:
-                return jsonify(error=str(error)), error.status
-        answer = client.predict(image, want_preview=want_preview)
+            image, factors = shrunk_to_fit(image, forward_limit)
+        answer = call(image)
         if factors and answer.status == 200:
             return jsonify(boxes_scaled(json.loads(answer.body), factors))
         return Response(answer.body, answer.status, mimetype=JSON)
+
+    @app.post("/predict")
+    def predict():
+        sent = image_request()
+        # ?preview=1 asks for the 28x28 images the model saw (the page asks once the pen lifts, not while it moves).
+        want_preview = sent.want_preview or request.args.get("preview", "").lower() in TRUE_WORDS
+        return forwarded(sent, lambda image: client.predict(image, want_preview=want_preview))
+
+    @app.post("/explain")
+    def explain():
+        """Which ink made the model decide, per symbol (handler/mnist_explain.py); ``?target=4``
+        (or a ``target`` field) explains that digit instead of the model's choice."""
+        sent = image_request()
+        target = sent.target if sent.target is not None else digit_target(request.args.get("target"))
+        return forwarded(sent, lambda image: client.explain(image, target))
+
+    @app.errorhandler(BadInput)
+    def bad_input(error: BadInput):
+        return jsonify(error=str(error)), error.status
 
     @app.get("/healthz")
     def healthz():

@@ -59,6 +59,7 @@ class TorchServeClient:
     def __init__(self, inference_url: str, management_url: str, model_name: str, timeout_s: float,
                  pool_size: int):
         self.predict_url = f"{inference_url.rstrip('/')}/predictions/{model_name}"
+        self.explain_url = f"{inference_url.rstrip('/')}/explanations/{model_name}"
         self.model_url = f"{management_url.rstrip('/')}/models/{model_name}"
         self.timeout_s = timeout_s
         # One pool per API (inference, management), each up to one connection per web front thread.
@@ -70,12 +71,20 @@ class TorchServeClient:
         """Forward the image as it came, as the body; with ``want_preview`` as a form whose
         ``preview`` field asks for the 28x28 images the model saw (the only way to pass an option
         with the image: query parameters do not reach the handler)."""
-        if want_preview:
-            sent = {"fields": {"data": ("image", image, "application/octet-stream"), "preview": "true"}}
+        return self._inference("predict", self.predict_url, image, {"preview": "true"} if want_preview else {})
+
+    def explain(self, image: bytes, target: int | None) -> Upstream:
+        """The prediction with each symbol's explanation, from TorchServe's /explanations; ``target``
+        names the digit to explain instead of the model's choice."""
+        return self._inference("explain", self.explain_url, image, {} if target is None else {"target": str(target)})
+
+    def _inference(self, call: str, url: str, image: bytes, options: dict[str, str]) -> Upstream:
+        if options:
+            sent = {"fields": {"data": ("image", image, "application/octet-stream"), **options}}
         else:
             sent = {"body": image, "headers": {"Content-Type": "application/octet-stream"}}
         try:
-            response = self._send("predict", "POST", self.predict_url, **sent)
+            response = self._send(call, "POST", url, **sent)
         except HTTPError as error:
             if failure_kind(error) == "timeout":
                 return Upstream.of(504, error=f"the model server did not answer within {self.timeout_s:g} s")

@@ -85,15 +85,6 @@ def test_an_explain_header_on_predictions_still_predicts(torchserve):
     assert response.status_code == 200 and "digit" in response.json()
 
 
-def test_explanations_are_refused_with_a_clear_404(torchserve):
-    pids = worker_pids(torchserve)
-    url = torchserve.predictions_url().replace("/predictions/", "/explanations/")
-    response = requests.post(url, data=SEVEN, headers={"Content-Type": "image/png"}, timeout=15)
-    assert response.status_code == 404
-    assert "/predictions/mnist" in response.json()["error"]
-    assert worker_pids(torchserve) == pids
-
-
 def test_a_png_sent_as_urlencoded_is_read_as_the_image(web_client):
     """What `curl --data-binary @digit.png` sends by default."""
     response = web_client.post("/predict", data=SEVEN, content_type="application/x-www-form-urlencoded")

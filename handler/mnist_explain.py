@@ -1,0 +1,116 @@
+"""Which ink made the model decide: Integrated Gradients per symbol, and a heat map of it for the page.
+
+Integrated Gradients (Sundararajan et al. 2017) attributes the explained digit's logit to each
+input pixel: the gradient averaged along the straight path from a baseline to the image, times the
+image's difference from that baseline. The baseline here is a blank canvas (no ink: zeros in the
+model's [0, 1] pixel space, which the exported module normalises itself), so every attribution sits
+on ink and the attributions add up to the logit's difference from a blank canvas (completeness).
+TorchServe's own MNIST example uses zeros after normalisation instead, which is a grey image.
+
+The gradients are the model's own (the float TorchScript file; the int8 copy has none), taken for
+all symbols and all path points in one backward pass. Captum's IntegratedGradients computes the
+same (tests/handler/test_explain.py checks it); it is not used here because it would add
+matplotlib to the serving image for twenty lines of arithmetic. The path integral uses Gauss-Legendre
+nodes, as Captum does by default: STEPS was chosen by measuring the completeness gap against time
+(docs/EXPLANATIONS.md, `make bench-explain`).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from handler.mnist_contract import NUM_DIGITS
+
+STEPS = 32
+# Heat maps are at most this many pixels on their longer side; the page stretches them over the box.
+HEATMAP_SIDE = 96
+POSITIVE_RGB = (230, 85, 13)    # ink that made the digit more likely
+NEGATIVE_RGB = (33, 113, 181)   # ink that spoke against it
+MAX_ALPHA = 220
+ROUNDING = 4
+
+
+@dataclass
+class Attribution:
+    grid: torch.Tensor         # (28, 28): each pixel's share of the explained logit's difference
+    logit_difference: float    # the explained logit on the image less on a blank canvas
+    completeness_gap: float    # |sum(grid) - logit_difference| / |logit_difference|
+
+
+def gauss_legendre(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points in [0, 1] along the path and their weights (summing to 1)."""
+    nodes, weights = np.polynomial.legendre.leggauss(steps)
+    return torch.from_numpy((nodes + 1) / 2).float(), torch.from_numpy(weights / 2).float()
+
+
+def integrated_gradients(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.Tensor,
+                         steps: int = STEPS) -> list[Attribution]:
+    """Attributions of ``network``'s logit ``targets[i]`` to each pixel of ``pixels[i]`` ((N, 1, 28, 28)
+    in [0, 1]) from a blank canvas. ``network`` returns logits; its parameters' gradients are not needed."""
+    alphas, weights = (values.to(pixels.device) for values in gauss_legendre(steps))
+    count = len(pixels)
+    with torch.enable_grad():
+        path = (alphas.view(-1, 1, 1, 1, 1) * pixels.unsqueeze(0)).reshape(steps * count, *pixels.shape[1:])
+        path.requires_grad_(True)
+        chosen = network(path).gather(1, targets.repeat(steps).view(-1, 1))
+        (gradients,) = torch.autograd.grad(chosen.sum(), path)
+    mean_gradient = (weights.view(-1, 1, 1, 1, 1) * gradients.view(steps, *pixels.shape)).sum(dim=0)
+    grids = (pixels * mean_gradient).squeeze(1)
+    with torch.inference_mode():
+        ends = torch.cat([pixels, torch.zeros_like(pixels[:1])])
+        logits = network(ends)
+    differences = logits[:count].gather(1, targets.view(-1, 1)).squeeze(1) - logits[count, targets]
+    attributions = []
+    for grid, difference in zip(grids.detach().cpu(), differences.tolist()):
+        gap = abs(float(grid.sum()) - difference) / max(abs(difference), 1e-6)
+        attributions.append(Attribution(grid, difference, gap))
+    return attributions
+
+
+def explained_digits(outputs: torch.Tensor, target: int | None) -> torch.Tensor:
+    """The digit to explain for each symbol: the client's ``target``, else the model's choice."""
+    if target is not None:
+        return torch.full((len(outputs),), target, dtype=torch.long)
+    return outputs[:, :NUM_DIGITS].argmax(dim=1)
+
+
+def ink_region(pixels: torch.Tensor) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) of the fitted ink in the 28x28 field: where the symbol's box went."""
+    rows = torch.nonzero(pixels.squeeze(0).sum(dim=1) > 0).flatten()
+    cols = torch.nonzero(pixels.squeeze(0).sum(dim=0) > 0).flatten()
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def heatmap_png(grid: torch.Tensor, pixels: torch.Tensor, box: tuple[int, int, int, int]) -> str:
+    """The attributions over the symbol's ink, stretched to its box's shape (at most HEATMAP_SIDE
+    pixels a side), positive in one colour and negative in another, as a ``data:image/png`` URL."""
+    top, left, bottom, right = ink_region(pixels)
+    region = grid[top:bottom, left:right].numpy().astype(np.float32)
+    box_width, box_height = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    scale = HEATMAP_SIDE / max(box_width, box_height)
+    size = (max(1, round(box_width * scale)), max(1, round(box_height * scale)))
+    stretched = np.asarray(Image.fromarray(region, mode="F").resize(size, Image.Resampling.BILINEAR))
+    strength = np.abs(stretched) / max(float(np.abs(region).max()), 1e-12)
+    colours = np.where((stretched >= 0)[..., None], POSITIVE_RGB, NEGATIVE_RGB).astype(np.uint8)
+    alpha = (np.clip(strength, 0, 1) * MAX_ALPHA).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.dstack([colours, alpha]), mode="RGBA").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def explanation(attribution: Attribution, target: int, pixels: torch.Tensor, box: tuple[int, int, int, int]) -> dict:
+    """One symbol's explanation, JSON-ready."""
+    return {
+        "target": target,
+        "method": f"integrated gradients, {STEPS} Gauss-Legendre steps, from a blank canvas",
+        "attributions": [[round(float(value), ROUNDING) for value in row] for row in attribution.grid],
+        "logit_difference": round(attribution.logit_difference, ROUNDING),
+        "completeness_gap": round(attribution.completeness_gap, ROUNDING),
+        "heatmap": heatmap_png(attribution.grid, pixels, box),
+    }
