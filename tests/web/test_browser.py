@@ -132,3 +132,125 @@ def test_a_scribble_is_said_not_to_be_a_digit_with_the_best_guess_small(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-not-a-digit.png"))
     page.click("#clear")
+
+
+# Which rows and columns of a canvas (in its own pixels) hold anything not transparent.
+PAINTED_ROWS_AND_COLUMNS = """(id) => {
+  const canvas = document.getElementById(id);
+  const { data, width, height } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  const rows = new Array(height).fill(false), columns = new Array(width).fill(false);
+  for (let i = 3; i < data.length; i += 4) {
+    if (data[i] > 0) { rows[Math.floor((i >> 2) / width)] = true; columns[(i >> 2) % width] = true; }
+  }
+  return { rows, columns };
+}"""
+
+
+def runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """The [start, end) spans where ``flags`` is true."""
+    spans, start = [], None
+    for index, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = index
+        elif not flag and start is not None:
+            spans.append((start, index))
+            start = None
+    return spans
+
+
+def painted_extent(page, canvas_id: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The painted spans of ``canvas_id``'s columns and rows, in canvas pixels."""
+    painted = page.evaluate(PAINTED_ROWS_AND_COLUMNS, canvas_id)
+    return runs(painted["columns"]), runs(painted["rows"])
+
+
+def assert_heat_maps_lie_on_the_ink(page) -> list[tuple[int, int]]:
+    """The overlay covers the canvas's drawing area, and its heat maps sit on the ink, not beside it
+    (1 px of tolerance for the rounding of boxes and the smoothing of stretched images). Returns the
+    heat maps' spans of columns."""
+    overlay, drawing = page.locator("#heatmap").bounding_box(), page.locator("#canvas").bounding_box()
+    border = 2
+    assert overlay["x"] == pytest.approx(drawing["x"] + border, abs=1)
+    assert overlay["y"] == pytest.approx(drawing["y"] + border, abs=1)
+    assert overlay["width"] == pytest.approx(drawing["width"] - 2 * border, abs=1)
+    assert overlay["height"] == pytest.approx(drawing["height"] - 2 * border, abs=1)
+    heat_columns, heat_rows = painted_extent(page, "heatmap")
+    ink_columns, ink_rows = painted_extent(page, "canvas")
+    assert heat_columns and heat_rows, "the overlay is blank"
+    for heat_spans, ink_spans in ((heat_columns, ink_columns), (heat_rows, ink_rows)):
+        for start, end in heat_spans:
+            assert any(ink_start - 1 <= start and end <= ink_end + 1 for ink_start, ink_end in ink_spans)
+    return heat_columns
+
+
+def test_why_shows_which_ink_made_the_digit_over_the_drawing(page):
+    why = page.locator("#why")
+    expect(why).to_be_disabled()
+    explain_requests = []
+
+    def count_explain_requests(request):
+        if request.url.endswith("/explain"):
+            explain_requests.append(request)
+
+    page.on("request", count_explain_requests)
+    stroke(page, STROKES[7][0])
+    expect(page.locator("#digit")).to_have_text("7", timeout=10_000)
+    expect(why).to_be_enabled()
+    expect(why).to_have_attribute("aria-pressed", "false")
+
+    why.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#heatmap")).to_be_visible(timeout=10_000)
+    expect(why).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#why-legend p")).to_have_text("orange: ink that made it a 7; blue: ink against it")
+    expect(page.locator("#why-targets")).to_be_hidden()  # the legend already names the one digit
+    assert_heat_maps_lie_on_the_ink(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-why-7.png"))
+
+    page.keyboard.press("Enter")
+    expect(why).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#heatmap")).to_be_hidden()
+    expect(page.locator("#why-legend")).to_be_hidden()
+    page.keyboard.press("Space")
+    expect(page.locator("#heatmap")).to_be_visible()
+    page.remove_listener("request", count_explain_requests)
+    assert len(explain_requests) == 1, "the explanation of an unchanged drawing is asked for once"
+
+    stroke(page, [(300, 150), (320, 150)])  # any new ink makes the explanation stale
+    expect(why).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#heatmap")).to_be_hidden()
+    page.click("#clear")
+    expect(why).to_be_disabled()
+    expect(why).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#why-legend")).to_be_hidden()
+
+
+def test_why_explains_each_digit_of_a_number_with_its_own_heat_map(page):
+    digits = dict(one_of_each_digit())
+    for points in number_strokes([digits[4], digits[2]], height=220, gap=100, top=25):
+        stroke(page, points)
+    expect(page.locator("#digit")).to_have_text("42", timeout=10_000)
+    page.click("#why")
+    expect(page.locator("#heatmap")).to_be_visible(timeout=10_000)
+    expect(page.locator("#why-targets li")).to_have_text(["symbol 1: why a 4", "symbol 2: why a 2"])
+    assert len(assert_heat_maps_lie_on_the_ink(page)) == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-why-42.png"))
+    page.click("#clear")
+    expect(page.locator("#heatmap")).to_be_hidden()
+
+
+def test_why_shows_the_explanation_error_and_stays_off(page):
+    page.route("**/explain", lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"error": "the model is not loaded"}'))
+    try:
+        stroke(page, STROKES[1][0])
+        expect(page.locator("#digit")).to_have_text("1", timeout=10_000)
+        page.click("#why")
+        expect(page.locator("#status")).to_have_text("Could not explain the drawing: the model is not loaded")
+        expect(page.locator("#why")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#heatmap")).to_be_hidden()
+    finally:
+        page.unroute("**/explain")
+        page.click("#clear")

@@ -1,5 +1,5 @@
-// Drawing pad: Pointer Events (mouse, touch, pen), debounced real-time prediction, and a guard so
-// that a slower, older answer never replaces a newer one.
+// Drawing pad: Pointer Events (mouse, touch, pen), debounced real-time prediction, a guard so
+// that a slower, older answer never replaces a newer one, and a "Why?" heat map over the drawing.
 "use strict";
 
 const PEN_WIDTH = 20;            // on a pad 280 px tall, close to MNIST's stroke once a digit is scaled to 28 px
@@ -15,6 +15,12 @@ const bars = document.getElementById("bars");
 const barsCaption = document.getElementById("bars-caption");
 const symbolList = document.getElementById("symbols");
 const boxLayer = document.getElementById("boxes");
+const heatmapLayer = document.getElementById("heatmap");
+const heatmapContext = heatmapLayer.getContext("2d");
+const whyButton = document.getElementById("why");
+const whyLegend = document.getElementById("why-legend");
+const whyFor = document.getElementById("why-for");
+const whyTargets = document.getElementById("why-targets");
 
 let drawing = false;
 let hasInk = false;
@@ -23,6 +29,8 @@ let liveTimer = null;
 let requestCounter = 0;
 let shownRequest = 0;
 let shownAnswer = null;
+let drawingVersion = 0;          // bumped whenever the ink changes: answers about older ink are dropped
+let explanationRequest = null;   // /explain's answer (a promise) for drawingVersion, asked for once
 
 function buildBars() {
   for (let digit = 0; digit < 10; digit++) {
@@ -51,6 +59,7 @@ function startStroke(event) {
   canvas.setPointerCapture(event.pointerId);
   drawing = true;
   hasInk = true;
+  drawingChanged();
   lastPoint = canvasPoint(event);
   context.beginPath();
   context.arc(lastPoint.x, lastPoint.y, PEN_WIDTH / 2, 0, 2 * Math.PI);
@@ -209,6 +218,20 @@ function canvasPng() {
   return new Blob([Uint8Array.from(bytes, (c) => c.charCodeAt(0))], { type: "image/png" });
 }
 
+// The drawing as it is now, sent to `url`: the JSON answer, or an Error saying what went wrong in
+// the server's own words.
+async function postDrawing(url) {
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", body: canvasPng(), headers: { "Content-Type": "image/png" } });
+  } catch (error) {
+    throw new Error("the web server is not reachable");
+  }
+  const answer = await response.json().catch(() => null);
+  if (!response.ok || !answer) throw new Error(answer?.error || `the server answered HTTP ${response.status}`);
+  return answer;
+}
+
 // Live predictions while the pen moves skip the previews; the final one, when it lifts, asks for them.
 async function predict({ live = false } = {}) {
   clearTimeout(liveTimer);
@@ -217,16 +240,13 @@ async function predict({ live = false } = {}) {
     return;
   }
   const thisRequest = ++requestCounter;
-  const png = canvasPng();
+  const sentVersion = drawingVersion;
   let answer;
   let failure = null;
   try {
-    const url = live ? "predict" : "predict?preview=1";
-    const response = await fetch(url, { method: "POST", body: png, headers: { "Content-Type": "image/png" } });
-    answer = await response.json().catch(() => ({ error: `the server answered HTTP ${response.status}` }));
-    if (!response.ok) failure = answer.error || `the server answered HTTP ${response.status}`;
+    answer = await postDrawing(live ? "predict" : "predict?preview=1");
   } catch (error) {
-    failure = "the web server is not reachable";
+    failure = error.message;
   }
   // Answers can arrive out of order; only a newer one than what is on screen may replace it.
   if (thisRequest < shownRequest || !hasInk) return;
@@ -238,6 +258,8 @@ async function predict({ live = false } = {}) {
     showMessage(`Could not recognise the drawing: ${failure}`, true);
   } else {
     showAnswer(answer);
+    // Live answers come while the ink is still changing; only the final one is worth explaining.
+    if (!live && sentVersion === drawingVersion) whyButton.disabled = false;
   }
 }
 
@@ -246,11 +268,94 @@ function clearCanvas() {
   context.clearRect(0, 0, canvas.width, canvas.height);
   hasInk = false;
   shownRequest = ++requestCounter;   // answers still in flight are now stale
+  drawingChanged();
   showEmpty();
+}
+
+function drawingChanged() {
+  drawingVersion++;
+  explanationRequest = null;
+  whyButton.disabled = true;
+  hideExplanation();
+}
+
+function hideExplanation() {
+  whyButton.setAttribute("aria-pressed", "false");
+  heatmapLayer.hidden = true;
+  whyLegend.hidden = true;
+}
+
+function loadImage(source) {
+  const image = new Image();
+  image.src = source;
+  return image.decode().then(() => image);
+}
+
+// /explain's answer for the drawing on the canvas: per symbol its box, the digit explained and its
+// heat map, decoded and ready to draw.
+async function fetchExplanation() {
+  const answer = await postDrawing("explain");
+  return Promise.all(answer.digits.map(async (symbol) => ({
+    box: symbol.box,
+    target: symbol.explanation.target,
+    heatmap: await loadImage(symbol.explanation.heatmap),
+  })));
+}
+
+// The overlay has the drawing canvas's pixel size and is stretched over it the same way, so each
+// heat map goes on its box as the server gave it, in the pixels of the PNG that was sent.
+function paintHeatmaps(symbols) {
+  heatmapContext.clearRect(0, 0, heatmapLayer.width, heatmapLayer.height);
+  for (const { box: [left, top, right, bottom], heatmap } of symbols) {
+    heatmapContext.drawImage(heatmap, left, top, right - left, bottom - top);
+  }
+}
+
+function describeExplanation(symbols) {
+  whyFor.textContent = symbols.length === 1
+    ? `orange: ink that made it a ${symbols[0].target}`
+    : "orange: ink that made each symbol the digit listed below";
+  whyTargets.hidden = symbols.length === 1;
+  whyTargets.replaceChildren(...symbols.map((symbol, index) => {
+    const item = document.createElement("li");
+    item.textContent = `symbol ${index + 1}: why a ${symbol.target}`;
+    return item;
+  }));
+}
+
+// The button shows as pressed at once; while the answer is on its way the drawing may change or the
+// button be turned off again, and then the answer is kept for the next press but not shown.
+async function showExplanation() {
+  const version = drawingVersion;
+  const stillWanted = () => version === drawingVersion && whyButton.getAttribute("aria-pressed") === "true";
+  whyButton.setAttribute("aria-pressed", "true");
+  explanationRequest = explanationRequest || fetchExplanation();
+  let symbols;
+  try {
+    symbols = await explanationRequest;
+  } catch (error) {
+    if (version !== drawingVersion) return;
+    explanationRequest = null;   // a failure is not kept: the next press asks again
+    hideExplanation();
+    showMessage(`Could not explain the drawing: ${error.message}`, true);
+    return;
+  }
+  if (!stillWanted()) return;
+  paintHeatmaps(symbols);
+  describeExplanation(symbols);
+  heatmapLayer.hidden = false;
+  whyLegend.hidden = false;
+}
+
+function toggleExplanation() {
+  if (whyButton.getAttribute("aria-pressed") === "true") hideExplanation();
+  else showExplanation();
 }
 
 buildBars();
 setPen();
+heatmapLayer.width = canvas.width;
+heatmapLayer.height = canvas.height;
 showEmpty();
 canvas.addEventListener("pointerdown", startStroke);
 canvas.addEventListener("pointermove", continueStroke);
@@ -258,6 +363,7 @@ canvas.addEventListener("pointerup", endStroke);
 canvas.addEventListener("pointercancel", endStroke);
 document.getElementById("predict").addEventListener("click", () => predict());
 document.getElementById("clear").addEventListener("click", clearCanvas);
+whyButton.addEventListener("click", toggleExplanation);
 document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLButtonElement && event.key === "Enter") return;
   if (event.key === "Enter" || event.key === "p") { event.preventDefault(); predict(); }
