@@ -15,7 +15,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-worker-cost load-test fuzz container-check \
+.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-explain bench-worker-cost load-test fuzz container-check \
 	packages-run packages-data packages-test packages-container
 
 help:
@@ -75,6 +75,9 @@ $(TRAIN_ENV)/.installed: requirements/train.txt
 	$(PYTHON) -m venv $(TRAIN_ENV)
 	$(TRAIN_PY) -m pip install --quiet -r requirements/train.txt
 	touch $@
+
+bench-explain: $(SERVE_ENV)/.installed data  ## explanations: completeness against steps, latency, deletion and random-weights checks, figures (docs/EXPLANATIONS.md)
+	$(SERVE_PY) -m bench.explain_benchmark --figures docs/explanations
 
 bench-worker-cost: packages-run $(SERVE_ENV)/.installed data  ## the costliest body of each type straight to TorchServe: worker CPU and wall time
 	$(SERVE_PY) -m bench.worker_cost

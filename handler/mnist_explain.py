@@ -11,8 +11,8 @@ The gradients are the model's own (the float TorchScript file; the int8 copy has
 all symbols and all path points in one backward pass. Captum's IntegratedGradients computes the
 same (tests/handler/test_explain.py checks it); it is not used here because it would add
 matplotlib to the serving image for twenty lines of arithmetic. The path integral uses Gauss-Legendre
-nodes, as Captum does by default: STEPS was chosen by measuring the completeness gap against time
-(docs/EXPLANATIONS.md, `make bench-explain`).
+nodes, as Captum does by default; the number of steps was chosen by measuring the completeness gap
+against time (docs/EXPLANATIONS.md, `make bench-explain`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from PIL import Image
 
 from handler.mnist_contract import NUM_DIGITS
 
-STEPS = 32
+# Path points per request: their forward and backward passes are the whole cost (about 3 ms each on
+# one core here), so a request's symbols share a budget of them: 40 steps for up to 4 symbols
+# (about 125 ms for one digit), down to 24 for 8 or more (about 0.6 s for 8). Fewer than 24 leaves
+# the mean completeness gap above 5%; docs/EXPLANATIONS.md has the measurements.
+PATH_POINTS_PER_REQUEST = 192
+MIN_STEPS, MAX_STEPS = 24, 40
 # Heat maps are at most this many pixels on their longer side; the page stretches them over the box.
 HEATMAP_SIDE = 96
 POSITIVE_RGB = (230, 85, 13)    # ink that made the digit more likely
@@ -41,6 +46,7 @@ class Attribution:
     grid: torch.Tensor         # (28, 28): each pixel's share of the explained logit's difference
     logit_difference: float    # the explained logit on the image less on a blank canvas
     completeness_gap: float    # |sum(grid) - logit_difference| / |logit_difference|
+    steps: int
 
 
 def gauss_legendre(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,8 +55,13 @@ def gauss_legendre(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy((nodes + 1) / 2).float(), torch.from_numpy(weights / 2).float()
 
 
+def steps_for(symbols: int) -> int:
+    """Integration steps for a request of ``symbols`` symbols, within its budget of path points."""
+    return max(MIN_STEPS, min(MAX_STEPS, PATH_POINTS_PER_REQUEST // max(symbols, 1)))
+
+
 def integrated_gradients(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.Tensor,
-                         steps: int = STEPS) -> list[Attribution]:
+                         steps: int) -> list[Attribution]:
     """Attributions of ``network``'s logit ``targets[i]`` to each pixel of ``pixels[i]`` ((N, 1, 28, 28)
     in [0, 1]) from a blank canvas. ``network`` returns logits; its parameters' gradients are not needed."""
     alphas, weights = (values.to(pixels.device) for values in gauss_legendre(steps))
@@ -69,7 +80,7 @@ def integrated_gradients(network: torch.nn.Module, pixels: torch.Tensor, targets
     attributions = []
     for grid, difference in zip(grids.detach().cpu(), differences.tolist()):
         gap = abs(float(grid.sum()) - difference) / max(abs(difference), 1e-6)
-        attributions.append(Attribution(grid, difference, gap))
+        attributions.append(Attribution(grid, difference, gap, steps))
     return attributions
 
 
@@ -108,7 +119,7 @@ def explanation(attribution: Attribution, target: int, pixels: torch.Tensor, box
     """One symbol's explanation, JSON-ready."""
     return {
         "target": target,
-        "method": f"integrated gradients, {STEPS} Gauss-Legendre steps, from a blank canvas",
+        "method": f"integrated gradients, {attribution.steps} Gauss-Legendre steps, from a blank canvas",
         "attributions": [[round(float(value), ROUNDING) for value in row] for row in attribution.grid],
         "logit_difference": round(attribution.logit_difference, ROUNDING),
         "completeness_gap": round(attribution.completeness_gap, ROUNDING),

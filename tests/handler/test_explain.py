@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench.canvas_png import canvas_png
 from bench.mnist_samples import one_of_each_digit
-from handler.mnist_explain import explained_digits, heatmap_png, integrated_gradients, ink_region
+from handler.mnist_explain import explained_digits, heatmap_png, ink_region, integrated_gradients, steps_for
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import SERIALIZED_MODEL
 
@@ -55,7 +55,7 @@ def test_attributions_add_up_to_the_logit_difference_as_steps_grow(network, digi
 
 def test_a_blank_canvas_baseline_puts_every_attribution_on_ink(network, digits):
     pixels, targets = digits
-    for attribution, fitted in zip(integrated_gradients(network, pixels, targets), pixels):
+    for attribution, fitted in zip(integrated_gradients(network, pixels, targets, steps_for(1)), pixels):
         assert (attribution.grid[fitted[0] == 0] == 0).all()
 
 
