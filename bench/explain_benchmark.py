@@ -21,11 +21,12 @@ import argparse
 import base64
 import io
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
 from PIL import Image
 from scipy.stats import spearmanr
@@ -124,21 +125,30 @@ def sanity_check(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.
     return float(np.nanmean(correlations))
 
 
+MEMORY_PROBE = """
+import psutil, torch
+torch.set_num_threads(1)
+torch.backends.quantized.engine = "x86"
+torch.jit.load({int8!r}).eval()(torch.zeros(1, 1, {side}, {side}))
+before = psutil.Process().memory_info().rss
+torch.jit.load({float!r}).eval()(torch.zeros(1, 1, {side}, {side}))
+print((psutil.Process().memory_info().rss - before) / 2**20)
+"""
+
+
 def float_model_memory_mb() -> float:
-    """Resident memory added by loading the float file beside the int8 copy (a worker does both)."""
-    torch.backends.quantized.engine = "x86"
-    torch.jit.load(str(INT8_MODEL)).eval()
-    before = psutil.Process().memory_info().rss
-    model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
-    model(torch.zeros(1, 1, MNIST_SIDE, MNIST_SIDE))
-    return (psutil.Process().memory_info().rss - before) / 2**20
+    """Resident memory added by loading the float file beside the int8 copy, as a worker does, in a
+    fresh process (this one's allocator holds freed memory from the runs above)."""
+    probe = MEMORY_PROBE.format(int8=str(INT8_MODEL), float=str(SERIALIZED_MODEL), side=MNIST_SIDE)
+    return float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
 
 
 def overlay_figure(png: bytes, answer: dict, path: Path, side: int = 280) -> None:
     """The drawing with each symbol's heat map over its box, as the page shows it."""
     drawing = Image.open(io.BytesIO(png)).convert("RGBA")
-    white = Image.new("RGBA", drawing.size, (255, 255, 255, 255))
-    picture = Image.alpha_composite(white, drawing)
+    # The ink faded to grey, as the page's veil does, so the colours over it can be seen.
+    drawing.putalpha(drawing.getchannel("A").point(lambda alpha: alpha * 35 // 100))
+    picture = Image.alpha_composite(Image.new("RGBA", drawing.size, (255, 255, 255, 255)), drawing)
     for symbol in answer["digits"]:
         left, top, right, bottom = symbol["box"]
         encoded = symbol["explanation"]["heatmap"].partition(",")[2]
@@ -158,7 +168,7 @@ def figures(model: torch.nn.Module, folder: Path) -> list[str]:
     nines = digit_probability(model, pixels, torch.full((len(fours),), 9))
     confused = fours[int(nines.argmax())]
     touching = ink_png(number_canvas([images[int(np.flatnonzero(labels == 4)[0])],
-                                      images[int(np.flatnonzero(labels == 8)[0])]], height=140, gap=-6))
+                                      images[int(np.flatnonzero(labels == 8)[0])]], height=140, gap=-20))
     cases = {"correct-7.png": (canvas_png(images[int(np.flatnonzero(labels == 7)[0])]), None),
              "confusion-4-as-9.png": (canvas_png(images[confused]), None),
              "confusion-4-explained-as-4.png": (canvas_png(images[confused]), 4),
