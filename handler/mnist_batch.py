@@ -11,7 +11,7 @@ import torch
 from handler.mnist_answer import describe_symbol, request_answer
 from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
-from handler.mnist_explain import explained_digits, explanation, integrated_gradients, steps_for
+from handler.mnist_explain import attributions_within_budget, explained_digits, explanation
 from handler.mnist_payload import parse_request
 from handler.mnist_preprocess import image_to_symbols, preview_png
 
@@ -95,8 +95,7 @@ def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, non_digit_
     for position, request in batch.requests.items():
         rows = request.rows()
         targets = explained_digits(outputs[rows], request.target)
-        attributions = integrated_gradients(model.network, pixels[rows], targets.to(pixels.device),
-                                            steps_for(len(request.boxes)))
+        attributions = attributions_within_budget(model.network, pixels[rows], targets.to(pixels.device))
         for symbol, attribution, target, fitted in zip(answers[position]["digits"], attributions, targets.tolist(),
                                                         batch.pixels[rows]):
             symbol["explanation"] = explanation(attribution, target, fitted, tuple(symbol["box"]))

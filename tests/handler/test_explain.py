@@ -13,7 +13,17 @@ from PIL import Image
 
 from bench.canvas_png import canvas_png
 from bench.mnist_samples import one_of_each_digit
-from handler.mnist_explain import explained_digits, heatmap_png, ink_region, integrated_gradients, steps_for
+from handler.mnist_explain import (
+    COMPLETENESS_TARGET,
+    MAX_REFINED_STEPS,
+    PATH_POINTS_PER_REQUEST,
+    attributions_within_budget,
+    explained_digits,
+    heatmap_png,
+    ink_region,
+    integrated_gradients,
+    steps_for,
+)
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import SERIALIZED_MODEL
 
@@ -77,3 +87,19 @@ def test_the_heat_map_covers_the_box_in_its_colours():
     top, bottom = picture.getpixel((19, 10)), picture.getpixel((19, 85))
     assert top[0] > top[2] and bottom[2] > bottom[0]  # orange for, blue against
     assert top[3] > bottom[3] > 0  # the stronger evidence is the more opaque
+
+
+def test_within_its_budget_a_lone_digit_adds_up_within_five_percent(network, digits):
+    pixels, targets = digits
+    for index in range(len(pixels)):
+        (attribution,) = attributions_within_budget(network, pixels[index:index + 1], targets[index:index + 1])
+        assert attribution.completeness_gap <= COMPLETENESS_TARGET
+        assert attribution.steps in (steps_for(1), min(MAX_REFINED_STEPS, PATH_POINTS_PER_REQUEST - steps_for(1)))
+
+
+def test_a_number_refines_only_what_its_budget_leaves(network, digits):
+    pixels, targets = digits
+    eight = attributions_within_budget(network, pixels[:8], targets[:8])
+    assert {a.steps for a in eight} == {steps_for(8)}  # 8 x 24 steps spend the whole budget
+    pair = attributions_within_budget(network, pixels[:2], targets[:2])
+    assert sum(a.steps for a in pair) <= PATH_POINTS_PER_REQUEST
