@@ -13,10 +13,12 @@ RUN_PACKAGES := python3-venv openjdk-17-jre-headless
 DATA_PACKAGES := python3-venv npm
 TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
 CONTAINER_PACKAGES := buildah debootstrap curl
+# podman plays the Kubernetes manifest; runc is the runtime that works in this sandbox, catatonit its pause binary.
+KUBE_PACKAGES := podman runc catatonit
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-explain bench-worker-cost load-test fuzz container-check \
-	packages-run packages-data packages-test packages-container
+.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-explain bench-worker-cost load-test fuzz container-check kube-check \
+	packages-run packages-data packages-test packages-container packages-kube
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -91,6 +93,11 @@ fuzz: packages-run $(SERVE_ENV)/.installed data  ## 10,000 mutated images in pro
 container-check: packages-container $(SERVE_ENV)/.installed data  ## build the Dockerfile with buildah and check the running image (docs/DEPLOY.md)
 	bash deploy/container_check.sh
 
+kube-check: packages-kube container-check  ## play deploy/kubernetes.yaml with podman against the checked image, then with two mistakes it must catch (docs/DEPLOY.md)
+	$(SERVE_PY) -m deploy.kube_check
+	$(SERVE_PY) -m deploy.kube_check --broken probe-path
+	$(SERVE_PY) -m deploy.kube_check --broken probe-port
+
 packages-run:
 	@$(SYSTEM_PACKAGES) $(RUN_PACKAGES)
 
@@ -102,3 +109,6 @@ packages-test:
 
 packages-container:
 	@$(SYSTEM_PACKAGES) $(CONTAINER_PACKAGES)
+
+packages-kube:
+	@$(SYSTEM_PACKAGES) $(KUBE_PACKAGES)
