@@ -90,11 +90,11 @@ def served_completeness(network: torch.nn.Module, pixels: torch.Tensor, targets:
 
 
 def latency_ms(model: torch.nn.Module, png: bytes, repeats: int) -> float:
-    threshold = float(model.non_digit_threshold)
+    threshold, network = float(model.non_digit_threshold), torch.jit.freeze(model.network)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        explanation_answers(prepare_batch([{"body": png}]), model, threshold)
+        explanation_answers(prepare_batch([{"body": png}]), model, network, threshold)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
@@ -190,7 +190,7 @@ def figures(model: torch.nn.Module, folder: Path) -> list[str]:
     lines = []
     for name, (png, target) in cases.items():
         batch = prepare_batch([{"body": png, **({} if target is None else {"target": str(target)})}])
-        (answer,) = explanation_answers(batch, model, threshold)
+        (answer,) = explanation_answers(batch, model, torch.jit.freeze(model.network), threshold)
         overlay_figure(png, answer, folder / name)
         explained = ", ".join(f"{s['digit']} (explained {s['explanation']['target']}, gap "
                               f"{s['explanation']['completeness_gap']:.1%})" for s in answer["digits"])

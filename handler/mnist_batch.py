@@ -83,9 +83,11 @@ def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_
     return answers
 
 
-def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, non_digit_threshold: float) -> list[dict]:
-    """The answers of ``batch_answers`` from the float ``model`` (a CalibratedDigitModel, whose
-    ``network`` gives logits), each symbol with the explanation of its digit (or the client's target)."""
+def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, network: torch.nn.Module,
+                        non_digit_threshold: float) -> list[dict]:
+    """The answers of ``batch_answers`` from the float ``model`` (a CalibratedDigitModel), each symbol
+    with the explanation of its digit (or the client's target) by ``network``, which gives the
+    model's logits (its ``network``, or a frozen copy of it, which computes the same faster)."""
     if not batch.requests:
         return batch_answers(batch, None, non_digit_threshold)
     pixels = batch.pixels.to(next(model.parameters()).device)
@@ -95,7 +97,7 @@ def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, non_digit_
     for position, request in batch.requests.items():
         rows = request.rows()
         targets = explained_digits(outputs[rows], request.target)
-        attributions = attributions_within_budget(model.network, pixels[rows], targets.to(pixels.device))
+        attributions = attributions_within_budget(network, pixels[rows], targets.to(pixels.device))
         for symbol, attribution, target, fitted in zip(answers[position]["digits"], attributions, targets.tolist(),
                                                         batch.pixels[rows]):
             symbol["explanation"] = explanation(attribution, target, fitted, tuple(symbol["box"]))
