@@ -71,3 +71,20 @@ def test_huge_base64_is_refused_before_decoding():
     with pytest.raises(BadInput, match="limit") as error:
         parse_request({"body": "A" * (MAX_BASE64_CHARS + 8)})
     assert error.value.status == 413
+
+
+@pytest.mark.parametrize("row, target", [
+    ({"body": b"\x89PNG..."}, None),
+    ({"data": b"\x89PNG...", "target": "4"}, 4),
+    ({"data": b"\x89PNG...", "target": b" 0 "}, 0),
+    ({"body": {"image": base64.b64encode(b"\x89PNG...").decode(), "target": 9}}, 9),
+    ({"body": {"image": base64.b64encode(b"\x89PNG...").decode(), "target": 2}, "target": "7"}, 2),
+])
+def test_the_digit_to_explain_comes_from_a_field_or_the_json(row, target):
+    assert parse_request(row).target == target
+
+
+@pytest.mark.parametrize("target", ["12", "x", "-1", True, 3.0, [4]])
+def test_a_target_that_is_not_one_digit_is_refused(target):
+    with pytest.raises(BadInput, match='"target" must be one digit'):
+        parse_request({"body": {"image": base64.b64encode(b"\x89PNG...").decode(), "target": target}})
