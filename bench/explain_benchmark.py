@@ -65,7 +65,8 @@ def attributions(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.
 
 
 def steps_table(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.Tensor) -> list[str]:
-    rows = ["| steps | mean gap | p90 gap | max gap | within 5% | ms per digit (8 at once) |", "|---|---|---|---|---|---|"]
+    rows = ["| steps | mean gap | p90 gap | max gap | within 5% | ms per digit (8 at once) |",
+            "|---|---|---|---|---|---|"]
     for steps in STEP_CHOICES:
         gaps = np.array([a.completeness_gap for a in attributions(network, pixels, targets, steps)])
         started = time.perf_counter()

@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import psutil
 from flask import Flask
 
 from bench.canvas_png import canvas_png
 from serving.settings import REPO_ROOT
-from serving.torchserve import Instance, free_ports, model_workers
+from serving.torchserve import Instance, free_ports, model_workers, running_pid
 from training.data import load_mnist
 from web.app import create_app
 
@@ -35,6 +36,12 @@ def sample_pngs(count: int = 64) -> list[bytes]:
 def worker_pids(instance: Instance) -> list[int]:
     """The model's worker processes: unchanged before and after a request means no worker died."""
     return sorted(worker["pid"] for worker in model_workers(instance))
+
+
+def worker_cpu_s(instance: Instance) -> float:
+    """CPU seconds (user and system) the model's worker processes have spent, from /proc."""
+    java = psutil.Process(running_pid(instance))
+    return sum(sum(worker.cpu_times()[:2]) for worker in java.children(recursive=True))
 
 
 def web_app(instance: Instance, **overrides) -> Flask:

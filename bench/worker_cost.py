@@ -17,16 +17,15 @@ import base64
 import json
 import time
 
-import psutil
 import requests
 from PIL import Image
 
 from bench.hostile_images import encode, noise
 from bench.image_mutations import jpeg_parts
+from bench.loadgen import worker_cpu_s
 from handler.mnist_container import MAX_JPEG_SCANS
-from serving.torchserve import read_properties, running_pid, scratch_instance
-
-FORM = "application/x-www-form-urlencoded"
+from handler.mnist_payload import FORM
+from serving.torchserve import read_properties, scratch_instance
 
 
 def multipart(fields: list[tuple[str, bytes]], boundary: str = "costboundary") -> tuple[bytes, str]:
@@ -74,10 +73,6 @@ def worst_bodies(limit: int) -> dict[str, tuple[bytes, str]]:
     }
 
 
-def worker_cpu_s(java: psutil.Process) -> float:
-    return sum(sum(worker.cpu_times()[:2]) for worker in java.children(recursive=True))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -86,14 +81,13 @@ def main() -> None:
     with scratch_instance() as instance:
         limit = int(read_properties(instance.config)["max_request_size"])
         bodies = worst_bodies(limit)
-        java = psutil.Process(running_pid(instance))
         worst: dict[str, tuple[float, float, int]] = {}
         for _ in range(args.rounds):
             for name, (body, content_type) in bodies.items():
-                cpu, started = worker_cpu_s(java), time.perf_counter()
+                cpu, started = worker_cpu_s(instance), time.perf_counter()
                 status = requests.post(instance.predictions_url(), data=body,
                                        headers={"Content-Type": content_type}, timeout=60).status_code
-                wall, spent = time.perf_counter() - started, worker_cpu_s(java) - cpu
+                wall, spent = time.perf_counter() - started, worker_cpu_s(instance) - cpu
                 previous = worst.get(name, (0.0, 0.0, status))
                 worst[name] = (max(previous[0], spent), max(previous[1], wall), status)
     print(f"max_request_size {limit:,} bytes; the maximum over {args.rounds} rounds\n")

@@ -17,9 +17,11 @@ are left out: podman implements neither. Then, from outside the pod:
 
 A probe whose port names no container port, or whose path answers 404, fails the check with a
 message that names it; ``--broken`` plays the manifest with one such mistake made on purpose and
-passes only if the check fails and names it (a test of the check itself, run by `make kube-check`). podman runs with runc and no ulimits (``CONTAINERS_CONF``): its default
-runtime, crun, cannot start containers in this sandbox. podman runs no probes itself here (it needs
-systemd's timers), which is why this check calls their paths.
+passes only if the check fails and names it (a test of the check itself, run by `make kube-check`).
+
+podman runs with runc and no ulimits (``CONTAINERS_CONF``): its default runtime, crun, cannot start
+containers in this sandbox. podman runs no probes itself here (it needs systemd's timers), which is
+why this check calls their paths.
 """
 
 from __future__ import annotations
@@ -130,8 +132,9 @@ def podman(*arguments: str, check: bool = True) -> subprocess.CompletedProcess:
 def check_pod(deployment: dict, container: dict, host_ports: dict[str, int]) -> None:
     for probe in ("readinessProbe", "livenessProbe"):
         url = probe_url(container, probe, host_ports)
-        if status_of(url) != 200:
-            raise ManifestProblem(f"{probe} GET {url} answers {status_of(url)}, not 200")
+        status = status_of(url)
+        if status != 200:
+            raise ManifestProblem(f"{probe} GET {url} answers {status}, not 200")
     if status_of(f"http://127.0.0.1:{host_ports['web']}/healthz") != 200:
         raise ManifestProblem("/healthz is not 200 on the web port")
     started = time.monotonic()

@@ -89,7 +89,8 @@ def integrated_gradients(network: torch.nn.Module, pixels: torch.Tensor, targets
     return attributions
 
 
-def attributions_within_budget(network: torch.nn.Module, pixels: torch.Tensor, targets: torch.Tensor) -> list[Attribution]:
+def attributions_within_budget(network: torch.nn.Module, pixels: torch.Tensor,
+                               targets: torch.Tensor) -> list[Attribution]:
     """Integrated Gradients of a request's symbols in at most PATH_POINTS_PER_REQUEST path points:
     a first pass at ``steps_for`` their count, then the least complete ones again with what is left."""
     steps = steps_for(len(pixels))

@@ -67,6 +67,8 @@ SIDEWAYS = {5, 6, 7, 8}
 # others (a CIELab TIFF gives "LAB", which Pillow cannot convert to grey).
 DECODED_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV",
                  "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+# Modes with an alpha channel (a palette or grey image may carry transparency in its info instead).
+TRANSPARENT_MODES = {"RGBA", "LA", "PA", "La", "RGBa"}
 # Image.reduce refuses these modes; each is first widened to one it takes, losing nothing.
 REDUCIBLE_AS = {"1": "L", "P": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
 # Ink below this fraction of full contrast is treated as background noise (JPEG artefacts, paper grain).
@@ -197,6 +199,16 @@ def upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (height, width) if orientation in SIDEWAYS else (width, height)
 
 
+def has_transparency(image: Image.Image) -> bool:
+    """An alpha channel, or a palette's or a colour key's transparency."""
+    return image.mode in TRANSPARENT_MODES or "transparency" in image.info
+
+
+def is_wide_grey(image: Image.Image) -> bool:
+    """16- or 32-bit grey: Pillow's convert("L") would clip everything above 255 to white."""
+    return image.mode.startswith("I;16") or image.mode == "I"
+
+
 def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """Luminance in [0, 1], alpha in [0, 1] where the image has transparency, and where they start.
 
@@ -204,10 +216,9 @@ def gray_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, t
     is mostly empty, and everything after this works per pixel. The (left, top) of that crop in the
     decoded image is returned with it, so that boxes can be given in the client's pixels.
     """
-    if image.mode.startswith("I;16") or image.mode == "I":
-        # 16-bit grayscale: Pillow's convert("L") would clip everything above 255 to white.
+    if is_wide_grey(image):
         return np.asarray(image, dtype=np.float32) / 65535.0, None, (0, 0)
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+    if has_transparency(image):
         if image.mode not in ("RGBA", "LA"):
             image = image.convert("LA")  # applies a palette's or a colour key's transparency
         # RGBA is cropped before it is converted to grey: a canvas is mostly empty.

@@ -16,19 +16,18 @@ import math
 from PIL import Image
 
 from handler.mnist_errors import BadInput
-from handler.mnist_preprocess import MIN_SIDE, decode_image
+from handler.mnist_preprocess import MIN_SIDE, decode_image, has_transparency, is_wide_grey
 
 # Grey JPEG quality for photos: paper grain compresses poorly losslessly, and at this quality a
 # 1024-pixel photo of a digit is about 100-200 KB with its strokes' edges intact.
 JPEG_QUALITY = 90
-TRANSPARENT_MODES = {"RGBA", "LA", "PA", "La", "RGBa"}
 
 
 def grey(image: Image.Image) -> Image.Image:
     """8-bit grey, with alpha where the image has transparency."""
-    if image.mode in TRANSPARENT_MODES or "transparency" in image.info:
+    if has_transparency(image):
         return image.convert("LA")  # applies a palette's or a colour key's transparency
-    if image.mode.startswith("I"):  # 16- or 32-bit grey: convert("L") would clip above 255
+    if is_wide_grey(image):  # on the 16-bit scale, as gray_and_alpha reads it
         return image.convert("I").point(lambda value: value / 257).convert("L")
     return image.convert("L")
 

@@ -8,7 +8,7 @@ import copy
 
 import yaml
 
-from deploy.kube_check import BREAKAGES, MANIFEST, app_container, deployment_of, probe_problems, overlaid_for_podman
+from deploy.kube_check import BREAKAGES, MANIFEST, app_container, deployment_of, overlaid_for_podman, probe_problems
 
 DOCUMENTS = list(yaml.safe_load_all(MANIFEST.read_text()))
 PORTS = {"web": 15000, "inference": 18080}

@@ -25,7 +25,8 @@ def test_a_phone_photo_fits_and_keeps_its_digit_and_boxes():
     assert shrunk.mode == "L" and round(shrunk.width * fx) == 3024 and round(shrunk.height * fy) == 4032
     (original,), (fitted,) = image_to_symbols(photo), image_to_symbols(smaller)
     assert (fitted.pixels - original.pixels).abs().mean() < 0.05
-    scaled = [round(value) for value in (fitted.box[0] * fx, fitted.box[1] * fy, fitted.box[2] * fx, fitted.box[3] * fy)]
+    (symbol,) = boxes_scaled({"digits": [{"box": list(fitted.box)}]}, (fx, fy))["digits"]
+    scaled = symbol["box"]
     assert all(abs(a - b) <= 2 * fx for a, b in zip(scaled, original.box))
 
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import base64
 
-import psutil
 import pytest
 import requests
 
 from bench import hostile_images as hostile
 from bench.canvas_png import canvas_png
-from bench.loadgen import web_app, worker_pids
+from bench.loadgen import web_app, worker_cpu_s, worker_pids
 from bench.mnist_samples import one_of_each_digit
-from serving.torchserve import read_properties, running_pid
+from serving.torchserve import read_properties
 from tests.fixtures.budgets import CPU_TIME_MARGIN
-from tests.fixtures.two_doors import refused_by_size_at_torchserve, send_to_torchserve, send_to_web
+from tests.fixtures.two_doors import check_torchserve_answer, send_to_torchserve, send_to_web
 
 SEVEN = canvas_png(one_of_each_digit()[7][1])
 DEEP_JSON = b'{"image": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
@@ -57,10 +56,7 @@ def test_directly_to_torchserve(torchserve, name):
     how, payload, status = CASES[name]
     pids = worker_pids(torchserve)
     response = send_to_torchserve(torchserve.predictions_url(), how, payload)
-    if how == "raw" and refused_by_size_at_torchserve(torchserve, payload):
-        assert response.status_code == 413
-    else:
-        assert_answer(response.status_code, response.json(), status)
+    check_torchserve_answer(torchserve, response, lambda code, body: assert_answer(code, body, status))
     assert worker_pids(torchserve) == pids
 
 
@@ -162,11 +158,6 @@ def test_upstream_limitations_of_torchservers_own_parser(torchserve, name, body,
 
 # What one request may cost a worker here (issue: at most 1 s), times the margin tests allow CPU time.
 WORKER_CPU_BUDGET_S = 1.0
-
-
-def worker_cpu_s(instance) -> float:
-    java = psutil.Process(running_pid(instance))
-    return sum(sum(worker.cpu_times()[:2]) for worker in java.children(recursive=True))
 
 
 def test_torchservers_own_form_parsing_is_bounded_by_max_request_size(torchserve):

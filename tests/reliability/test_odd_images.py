@@ -13,7 +13,7 @@ from bench import hostile_images as hostile
 from bench.canvas_png import canvas_png
 from bench.loadgen import web_app, worker_pids
 from bench.mnist_samples import one_of_each_digit
-from tests.fixtures.two_doors import refused_by_size_at_torchserve
+from tests.fixtures.two_doors import check_torchserve_answer
 
 
 def faint_drawing(digit: int, alpha: float) -> bytes:
@@ -21,32 +21,42 @@ def faint_drawing(digit: int, alpha: float) -> bytes:
     return canvas_png((one_of_each_digit()[digit][1] * alpha).round().astype(np.uint8))
 
 
-# name -> (payload, its Content-Type, the digit it shows)
-READ_AS = {
+def read_as(digit: int):
+    def check(status: int, body: dict) -> None:
+        assert status == 200, body
+        assert body["is_digit"] and body["digit"] == digit, body
+    return check
+
+
+def refused(start: str):
+    def check(status: int, body: dict) -> None:
+        assert status == 400, body
+        assert body["error"].startswith(start), body
+    return check
+
+
+# name -> (payload, its Content-Type, what the answer must be)
+CASES = {
     # Read sideways, the 7 was "not a digit".
     "portrait photo of a 7, stored sideways with EXIF orientation 6": (
-        hostile.oriented_jpeg(hostile.paper_photo(7), 6), "image/jpeg", 7),
+        hostile.oriented_jpeg(hostile.paper_photo(7), 6), "image/jpeg", read_as(7)),
     "portrait photo of a 7, stored sideways with EXIF orientation 8": (
-        hostile.oriented_jpeg(hostile.paper_photo(7), 8), "image/jpeg", 7),
+        hostile.oriented_jpeg(hostile.paper_photo(7), 8), "image/jpeg", read_as(7)),
     # Refused as "not an image Pillow can read".
     "MPO whose MP index claims one picture more than it lists": (
-        hostile.mpo_claiming_more_pictures_than_listed(1), "image/jpeg", 9),
-    "MPO whose second picture is missing": (hostile.mpo_cut_after_first_picture(), "image/jpeg", 9),
-    "drawing of a 3 with a pen at 30% opacity": (faint_drawing(3, 0.3), "image/png", 3),
-    "drawing of a 3 with a pen at 50% opacity": (faint_drawing(3, 0.5), "image/png", 3),
-}
-
-# name -> (payload, its Content-Type, how the error starts); each was answered "not a digit" or,
-# for the last, was read twice at open.
-REFUSED = {
+        hostile.mpo_claiming_more_pictures_than_listed(1), "image/jpeg", read_as(9)),
+    "MPO whose second picture is missing": (hostile.mpo_cut_after_first_picture(), "image/jpeg", read_as(9)),
+    "drawing of a 3 with a pen at 30% opacity": (faint_drawing(3, 0.3), "image/png", read_as(3)),
+    "drawing of a 3 with a pen at 50% opacity": (faint_drawing(3, 0.5), "image/png", read_as(3)),
+    # Each was answered "not a digit" or, for the last, was read twice at open.
     "transparent canvas holding one semi-transparent pixel": (
-        hostile.transparent_canvas_with({(140, 140): 128}), "image/png", "no digit found"),
+        hostile.transparent_canvas_with({(140, 140): 128}), "image/png", refused("no digit found")),
     "transparent canvas holding a few faint pixels": (
         hostile.transparent_canvas_with({(40, 60): 40, (200, 90): 60, (120, 230): 50, (141, 141): 70}),
-        "image/png", "no digit found"),
+        "image/png", refused("no digit found")),
     "MPO with a broken MP index and an EXIF of 5,400 tags": (
         hostile.with_tiff_segment(hostile.mpo_claiming_more_pictures_than_listed(1), 5400), "image/jpeg",
-        "the image has over 512 EXIF tags"),
+        refused("the image has over 512 EXIF tags")),
 }
 
 
@@ -55,63 +65,28 @@ def web_client(torchserve):
     return web_app(torchserve).test_client()
 
 
-def assert_read_as(status: int, body: dict, digit: int) -> None:
-    assert status == 200, body
-    assert body["is_digit"] and body["digit"] == digit, body
-
-
-def assert_refused(status: int, body: dict, start: str) -> None:
-    assert status == 400, body
-    assert body["error"].startswith(start), body
-
-
-@pytest.mark.parametrize("name", READ_AS)
-def test_read_directly_by_torchserve(torchserve, name):
-    payload, content_type, digit = READ_AS[name]
+@pytest.mark.parametrize("name", CASES)
+def test_directly_to_torchserve(torchserve, name):
+    payload, content_type, check = CASES[name]
     pids = worker_pids(torchserve)
     response = requests.post(torchserve.predictions_url(), data=payload, headers={"Content-Type": content_type},
                              timeout=15)
-    if refused_by_size_at_torchserve(torchserve, payload):
-        assert response.status_code == 413
-    else:
-        assert_read_as(response.status_code, response.json(), digit)
+    check_torchserve_answer(torchserve, response, check)
     assert worker_pids(torchserve) == pids
 
 
-@pytest.mark.parametrize("name", READ_AS)
-def test_read_through_the_web_front(web_client, torchserve, name):
-    payload, content_type, digit = READ_AS[name]
+@pytest.mark.parametrize("name", CASES)
+def test_through_the_web_front(web_client, torchserve, name):
+    payload, content_type, check = CASES[name]
     pids = worker_pids(torchserve)
     response = web_client.post("/predict", data=payload, content_type=content_type)
-    assert_read_as(response.status_code, response.get_json(), digit)
-    assert worker_pids(torchserve) == pids
-
-
-@pytest.mark.parametrize("name", REFUSED)
-def test_refused_directly_by_torchserve(torchserve, name):
-    payload, content_type, start = REFUSED[name]
-    pids = worker_pids(torchserve)
-    response = requests.post(torchserve.predictions_url(), data=payload, headers={"Content-Type": content_type},
-                             timeout=15)
-    if refused_by_size_at_torchserve(torchserve, payload):
-        assert response.status_code == 413
-    else:
-        assert_refused(response.status_code, response.json(), start)
-    assert worker_pids(torchserve) == pids
-
-
-@pytest.mark.parametrize("name", REFUSED)
-def test_refused_through_the_web_front(web_client, torchserve, name):
-    payload, content_type, start = REFUSED[name]
-    pids = worker_pids(torchserve)
-    response = web_client.post("/predict", data=payload, content_type=content_type)
-    assert_refused(response.status_code, response.get_json(), start)
+    check(response.status_code, response.get_json())
     assert worker_pids(torchserve) == pids
 
 
 def test_boxes_of_a_sideways_photo_are_given_as_it_is_shown(web_client):
     """The photo is shown 3024 wide and 4032 tall; its 7 is drawn in the middle 2000 pixels."""
-    payload, content_type, _ = READ_AS["portrait photo of a 7, stored sideways with EXIF orientation 6"]
+    payload, content_type, _ = CASES["portrait photo of a 7, stored sideways with EXIF orientation 6"]
     (symbol,) = web_client.post("/predict", data=payload, content_type=content_type).get_json()["digits"]
     left, top, right, bottom = symbol["box"]
     assert 512 <= left < right <= 3024 - 512 and 1016 <= top < bottom <= 4032 - 1016
