@@ -15,15 +15,20 @@ import torch
 from handler.mnist_contract import NOT_A_DIGIT
 from training.canvas_render import canvas_variants
 from training.data import Mnist
-from training.non_digits import non_digits
+from training.digit_pairs import digit_pairs
+from training.non_digits import FAMILIES, non_digits
 
 QUICK_TRAIN_IMAGES = 512
 QUICK_TEST_IMAGES = 1000
 # Each split's canvas renderings from its own seed.
 RENDERING_SEEDS = {"train": 10, "valid": 11, "test": 12}
-# Generated non-digits per split (count, seed); "report" is held out from everything.
-NON_DIGITS = {"train": (5000, 1), "valid": (1000, 2), "report": (2000, 3)}
+# Generated non-digits per split (count, seed), every family in turn; "report" is held out from
+# everything and reported per family.
+NON_DIGITS = {"train": (9000, 1), "valid": (1500, 2), "report": (3000, 3)}
 QUICK_NON_DIGITS = {"train": (64, 1), "valid": (64, 2), "report": (64, 3)}
+# Touching and overlapping pairs of the split's own digits, labelled "not a digit" (count, seed).
+PAIRS = {"train": (5000, 4), "valid": (1000, 5), "report": (1000, 6)}
+QUICK_PAIRS = {"train": (64, 4), "valid": (64, 5), "report": (64, 6)}
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class RunSets:
     test_images: torch.Tensor
     test_strokes: torch.Tensor
     test_labels: torch.Tensor
-    non_digits: dict[str, torch.Tensor]  # "train", "valid", "report"
+    non_digits: dict[str, torch.Tensor]  # "train", "valid", "report": generated drawings, then pairs
+    report_families: dict[str, torch.Tensor]  # the "report" drawings by family, and the report pairs
 
     def digit_sets(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """The labelled digit sets a served model is reported on."""
@@ -47,7 +53,8 @@ class RunSets:
                 "canvas-style test": (self.test_strokes, self.test_labels)}
 
     def non_digit_sets(self) -> dict[str, torch.Tensor]:
-        return {"validation non-digits": self.non_digits["valid"], "held-out non-digits": self.non_digits["report"]}
+        return {"validation non-digits": self.non_digits["valid"], "held-out non-digits": self.non_digits["report"],
+                **{f"held-out {name}": images for name, images in self.report_families.items()}}
 
     def validation_set(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Scans, their canvas redrawing and non-digits: the checkpoint kept is the best at all three."""
@@ -73,15 +80,24 @@ def build_sets(mnist: Mnist, quick: bool = False) -> RunSets:
     train_strokes, train_reweighted = canvas_variants(train_digits, RENDERING_SEEDS["train"])
     valid_strokes, _ = canvas_variants(valid_digits, RENDERING_SEEDS["valid"])
     test_strokes, _ = canvas_variants(test_images.numpy(), RENDERING_SEEDS["test"])
-    drawn = {split: torch.from_numpy(non_digits(count, seed))
-             for split, (count, seed) in (QUICK_NON_DIGITS if quick else NON_DIGITS).items()}
-    train_renderings = np.stack([np.concatenate([rendering, drawn["train"].numpy()])
-                                 for rendering in (train_digits, train_strokes, train_reweighted)])
+    drawn = {split: non_digits(count, seed) for split, (count, seed) in (QUICK_NON_DIGITS if quick else NON_DIGITS).items()}
+    digits_of = {"train": np.stack([train_digits, train_strokes, train_reweighted]), "valid": valid_strokes[None],
+                 "report": test_strokes[None]}
+    pairs = {split: digit_pairs(digits_of[split], count, seed)
+             for split, (count, seed) in (QUICK_PAIRS if quick else PAIRS).items()}
+    train_renderings = np.concatenate([digits_of["train"], np.broadcast_to(drawn["train"], (3, *drawn["train"].shape)),
+                                       pairs["train"]], axis=1)
+    every_family = len(FAMILIES)
+    report_families = {name: torch.from_numpy(drawn["report"][index::every_family])
+                       for index, name in enumerate(FAMILIES)}
+    report_families["touching digit pairs"] = torch.from_numpy(pairs["report"][0])
+    not_digits = {split: torch.from_numpy(np.concatenate([drawn[split], pairs[split][0]])) for split in drawn}
     return RunSets(
         train_renderings=torch.from_numpy(train_renderings),
-        train_labels=torch.cat([mnist.train_labels[train_index], not_a_digit_labels(drawn["train"])]),
+        train_labels=torch.cat([mnist.train_labels[train_index],
+                                not_a_digit_labels(torch.from_numpy(train_renderings[0, len(train_index):]))]),
         valid_digits=torch.from_numpy(valid_digits), valid_strokes=torch.from_numpy(valid_strokes),
         valid_labels=mnist.train_labels[valid_index],
         test_images=test_images, test_strokes=torch.from_numpy(test_strokes), test_labels=test_labels,
-        non_digits=drawn,
+        non_digits=not_digits, report_families=report_families,
     )

@@ -58,9 +58,12 @@ ten digit probabilities:
 
 ## "Not a digit"
 
-An eleventh class trained on {summary['non_digit_counts']['train']:,} procedurally drawn non-digits
-(`training/non_digits.py`: scribbles, triangles, squares and stars, hatching, zigzags and waves,
-spirals, filled-in blobs, letters and symbols no digit resembles, drawn with a round pen; no data
+An eleventh class trained on {summary['non_digit_counts']['train']:,} non-digits: drawings of 15 families
+procedurally drawn with a round pen (`training/non_digits.py`: scribbles, polygons, hatching,
+zigzags, spirals, blobs, letters in several hands, punctuation with its dots, mathematical and
+currency signs, arrows, check marks, faces and hearts, signatures, underlines and strike-throughs,
+dot clouds), and pairs of training digits whose ink touches or overlaps (`training/digit_pairs.py`:
+one symbol that is two digits is no digit, so the reader cuts it; no data
 set, no font). A drawing is called no digit when that class's probability is at least
 {summary['non_digit_threshold']:.4g}, the threshold that flags {100 * summary['flagged_digit_budget']:.1f}% of
 the validation digits (chosen on validation only).
