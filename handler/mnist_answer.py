@@ -36,9 +36,12 @@ def not_a_digit_reason(symbols: list[dict]) -> str:
     return f"{others} of the {len(symbols)} symbols drawn don't look like digits"
 
 
-def request_answer(symbols: list[dict]) -> dict:
+def request_answer(symbols: list[dict], reason: str | None = None) -> dict:
     """``number``, ``is_digit`` and ``digits`` always; the single digit's fields at the top exactly
-    when one symbol was drawn and it is a digit, as answers had before numbers were read."""
+    when one symbol was drawn and it is a digit, as answers had before numbers were read. With a
+    ``reason`` (too many marks to be a number) the drawing is no digit whatever was read."""
+    if reason is not None:
+        symbols = [{**symbol, "is_digit": False} for symbol in symbols]
     is_digit = all(symbol["is_digit"] for symbol in symbols)
     answer = {
         "number": "".join(str(symbol["digit"]) for symbol in symbols if symbol["is_digit"]),
@@ -46,7 +49,7 @@ def request_answer(symbols: list[dict]) -> dict:
         "digits": symbols,
     }
     if not is_digit:
-        answer["reason"] = not_a_digit_reason(symbols)
+        answer["reason"] = reason or not_a_digit_reason(symbols)
     elif len(symbols) == 1:
         (only,) = symbols
         answer.update(digit=only["digit"], confidence=only["confidence"], probabilities=only["probabilities"],

@@ -1,9 +1,13 @@
-"""A TorchServe batch of requests: every symbol of every good request becomes one row of one tensor,
-and each bad request keeps its own error."""
+"""A TorchServe batch of requests: each good request's groups of ink become rows of one tensor, read
+in one forward pass, and each bad request keeps its own error. Where the model is not sure a group
+is one digit (two touching digits, a broken one), the request's cut and joined candidates are read
+in a second pass over the batch, and its reading is the most probable choice among them
+(``mnist_reading``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -13,20 +17,32 @@ from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
 from handler.mnist_explain import attributions_within_budget, explained_digits, explanation
 from handler.mnist_payload import parse_request
-from handler.mnist_preprocess import image_to_symbols, preview_png
+from handler.mnist_preprocess import Drawing, FittedSymbol, preview_png, read_drawing
+from handler.mnist_reading import best_reading, doubtful_groups
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class PreparedRequest:
-    first_row: int                              # where its symbols start in the batch's pixels
-    boxes: list[tuple[int, int, int, int]]      # one per symbol, left to right
+    drawing: Drawing
+    first_row: int                              # where its candidates start in the batch's pixels
+    boxes: list[tuple[int, int, int, int]]      # one per candidate symbol
+    spans: list[tuple[int, int]]                # the parts of the drawing each candidate covers
     want_preview: bool
     target: int | None                          # the digit to explain, if the client named one
 
+    @classmethod
+    def of(cls, drawing: Drawing, first_row: int, symbols: list[FittedSymbol], want_preview: bool,
+           target: int | None) -> PreparedRequest:
+        return cls(drawing, first_row, [s.box for s in symbols], [s.span for s in symbols], want_preview, target)
+
     def rows(self) -> slice:
         return slice(self.first_row, self.first_row + len(self.boxes))
+
+    def reading(self, outputs: torch.Tensor) -> list[int]:
+        """The batch rows of the symbols read, left to right, from the outputs of all rows."""
+        return [self.first_row + index for index in best_reading(self.spans, outputs[self.rows()])]
 
 
 @dataclass
@@ -41,7 +57,7 @@ def read_request(row: dict):
     """One request's options and symbols; any failure on its input is that request's own 400."""
     try:
         request = parse_request(row)
-        return request, image_to_symbols(request.image)
+        return request, read_drawing(request.image)
     except BadInput:
         raise
     except Exception as error:  # noqa: BLE001 - hostile input must not fail the other requests of the batch
@@ -54,32 +70,65 @@ def prepare_batch(rows: list[dict]) -> PreparedBatch:
     tensors: list[torch.Tensor] = []
     for position, row in enumerate(rows):
         try:
-            request, symbols = read_request(row)
+            request, drawing = read_request(row)
+            symbols = drawing.wholes()
         except BadInput as error:
             batch.errors[position] = error
             continue
-        batch.requests[position] = PreparedRequest(len(tensors), [s.box for s in symbols], request.want_preview,
-                                                   request.target)
+        batch.requests[position] = PreparedRequest.of(drawing, len(tensors), symbols, request.want_preview,
+                                                      request.target)
         tensors.extend(symbol.pixels for symbol in symbols)
     if tensors:
         batch.pixels = torch.stack(tensors)
     return batch
 
 
+def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | None:
+    """The pixels of the cut and joined candidates of every request with a group the model was not
+    sure of, appended to the batch's; those requests now read from these rows. None if no request
+    has any."""
+    added: list[torch.Tensor] = []
+    for request in batch.requests.values():
+        doubtful = doubtful_groups(outputs[request.rows()])
+        if not doubtful or request.drawing.reason is not None:
+            continue
+        candidates = request.drawing.segmentation.candidates(doubtful)
+        if len(candidates) == len(request.boxes):
+            continue  # nothing to cut or join: the first reading stands
+        symbols = request.drawing.fitted(candidates)
+        replaced = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols, request.want_preview,
+                                      request.target)
+        request.first_row, request.boxes, request.spans = replaced.first_row, replaced.boxes, replaced.spans
+        added.extend(symbol.pixels for symbol in symbols)
+    if not added:
+        return None
+    pixels = torch.stack(added)
+    batch.pixels = torch.cat([batch.pixels, pixels])
+    return pixels
+
+
+def read_batch(batch: PreparedBatch, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """The model's outputs (``forward``) for every row of the batch, the second pass's included."""
+    if not batch.requests:
+        return None
+    outputs = forward(batch.pixels)
+    added = second_pass(batch, outputs)
+    return outputs if added is None else torch.cat([outputs, forward(added)])
+
+
 def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_threshold: float) -> list[dict]:
-    """One JSON-ready answer per request, in request order."""
+    """One JSON-ready answer per request, in request order, from the outputs of every batch row."""
     answers: list[dict] = [{} for _ in range(batch.size)]
     for position, error in batch.errors.items():
         answers[position] = {"error": str(error)}
     for position, request in batch.requests.items():
         symbols = []
-        for offset, box in enumerate(request.boxes):
-            row = request.first_row + offset
-            symbol = describe_symbol(outputs[row], non_digit_threshold, box)
+        for row in request.reading(outputs):
+            symbol = describe_symbol(outputs[row], non_digit_threshold, request.boxes[row - request.first_row])
             if request.want_preview:
                 symbol["preview"] = preview_png(batch.pixels[row])
             symbols.append(symbol)
-        answers[position] = request_answer(symbols)
+        answers[position] = request_answer(symbols, request.drawing.reason)
     return answers
 
 
@@ -90,12 +139,13 @@ def explanation_answers(batch: PreparedBatch, model: torch.nn.Module, network: t
     model's logits (its ``network``, or a frozen copy of it, which computes the same faster)."""
     if not batch.requests:
         return batch_answers(batch, None, non_digit_threshold)
-    pixels = batch.pixels.to(next(model.parameters()).device)
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        outputs = model(pixels).cpu()
+        outputs = read_batch(batch, lambda pixels: model(pixels.to(device)).cpu())
+    pixels = batch.pixels.to(device)
     answers = batch_answers(batch, outputs, non_digit_threshold)
     for position, request in batch.requests.items():
-        rows = request.rows()
+        rows = request.reading(outputs)
         targets = explained_digits(outputs[rows], request.target)
         attributions = attributions_within_budget(network, pixels[rows], targets.to(pixels.device))
         for symbol, attribution, target, fitted in zip(answers[position]["digits"], attributions, targets.tolist(),

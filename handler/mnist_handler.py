@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from handler.mnist_batch import PreparedBatch, batch_answers, explanation_answers, prepare_batch
+from handler.mnist_batch import PreparedBatch, batch_answers, explanation_answers, prepare_batch, read_batch
 from handler.mnist_device import INT8_ENGINE, choose_device, model_file
 from handler.mnist_payload import JSON
 
@@ -78,11 +78,10 @@ class MnistDigitHandler(BaseHandler):
         return batch_answers(batch, self.inference(batch), self.non_digit_threshold)
 
     def inference(self, batch: PreparedBatch, *args, **kwargs):
-        """One forward pass for every symbol of every request in the batch."""
-        if not batch.requests:
-            return None
+        """One forward pass for every group of ink of every request in the batch, and a second for
+        the cut and joined candidates of those the model was not sure of."""
         with torch.inference_mode():
-            return self.model(batch.pixels.to(self.device)).cpu()
+            return read_batch(batch, lambda pixels: self.model(pixels.to(self.device)).cpu())
 
     def explanations(self, batch: PreparedBatch) -> list[dict]:
         return explanation_answers(batch, self.explainer, self.explainer_network, self.non_digit_threshold)

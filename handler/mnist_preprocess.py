@@ -6,7 +6,7 @@ transparent background, any size, the digit anywhere in it):
 1. decode safely: size limits checked from the header before any pixel is decoded; a photo is
    turned upright as its EXIF orientation says;
 2. composite transparency and fix polarity so that the ink is light on a dark background;
-3. split the ink into the symbols written (``mnist_segment``), left to right;
+3. find the symbols the ink may hold (``mnist_segment``), left to right, for the reader to choose;
 4. crop each to its ink, scale the longer side to 20 pixels with anti-aliasing, keeping the aspect
    ratio, and place it in a 28x28 field so that its centre of mass is at the centre.
 
@@ -27,7 +27,7 @@ from PIL import ExifTags, Image, JpegImagePlugin, PngImagePlugin, UnidentifiedIm
 from handler.mnist_container import check_structure
 from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
-from handler.mnist_segment import split_symbols
+from handler.mnist_segment import Candidate, Segmentation, split_symbols
 
 DIGIT_BOX = 20
 # Limits of what a client may send, chosen for what drawings and phone photos need (docs/SECURITY.md):
@@ -303,21 +303,52 @@ def mnist_style(ink: np.ndarray) -> np.ndarray:
 class FittedSymbol:
     pixels: torch.Tensor            # (1, 28, 28) in [0, 1], light on dark, as the model was trained on
     box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive) in the client's image pixels
+    span: tuple[int, int] = (0, 1)  # the drawing's parts it covers (mnist_segment)
+    whole: bool = True              # one group of ink, uncut
+
+
+@dataclass
+class Drawing:
+    """A decoded drawing's groups of ink, ready to be fitted as candidate symbols."""
+    segmentation: Segmentation
+    origin: tuple[int, int]         # where the ink map starts in the decoded image
+    scale: tuple[float, float]      # from the decoded image to the client's pixels
+
+    @property
+    def reason(self) -> str | None:
+        return self.segmentation.reason
+
+    def fitted(self, candidates: list[Candidate]) -> list[FittedSymbol]:
+        (origin_x, origin_y), (scale_x, scale_y) = self.origin, self.scale
+        fitted = []
+        for candidate in candidates:
+            left, top, right, bottom = candidate.symbol.box
+            box = (int((left + origin_x) * scale_x), int((top + origin_y) * scale_y),
+                   int(np.ceil((right + origin_x) * scale_x)), int(np.ceil((bottom + origin_y) * scale_y)))
+            fitted.append(FittedSymbol(torch.from_numpy(mnist_style(candidate.symbol.ink)).unsqueeze(0), box,
+                                       (candidate.first, candidate.stop), candidate.whole))
+        return fitted
+
+    def wholes(self) -> list[FittedSymbol]:
+        """Each group of ink as one symbol, fitted: the first reading tried."""
+        return self.fitted(self.segmentation.wholes())
+
+
+
+def read_drawing(data: bytes) -> Drawing:
+    """Encoded image bytes to the drawing's groups of ink, for the reader (``mnist_batch``) to fit
+    and read with the model."""
+    image, (declared_width, declared_height) = decode_image(data)
+    gray, alpha, origin = gray_and_alpha(image)
+    # The decoder may have reduced a large image: boxes are scaled back to the client's pixels.
+    scale = (declared_width / image.width, declared_height / image.height)
+    return Drawing(split_symbols(ink_map(gray, alpha), INK_THRESHOLD), origin, scale)
 
 
 def image_to_symbols(data: bytes) -> list[FittedSymbol]:
-    """Encoded image bytes to each written symbol, left to right, fitted MNIST-style."""
-    image, (declared_width, declared_height) = decode_image(data)
-    gray, alpha, (origin_x, origin_y) = gray_and_alpha(image)
-    # The decoder may have reduced a large image: boxes are scaled back to the client's pixels.
-    scale_x, scale_y = declared_width / image.width, declared_height / image.height
-    fitted = []
-    for symbol in split_symbols(ink_map(gray, alpha), INK_THRESHOLD):
-        left, top, right, bottom = symbol.box
-        box = (int((left + origin_x) * scale_x), int((top + origin_y) * scale_y),
-               int(np.ceil((right + origin_x) * scale_x)), int(np.ceil((bottom + origin_y) * scale_y)))
-        fitted.append(FittedSymbol(torch.from_numpy(mnist_style(symbol.ink)).unsqueeze(0), box))
-    return fitted
+    """The drawing's groups of ink, left to right, each whole and fitted MNIST-style: its symbols
+    when no digits touch (no model is asked; the handler reads ``read_drawing`` with the model)."""
+    return read_drawing(data).wholes()
 
 
 def preview_png(pixels: torch.Tensor) -> str:

@@ -1,16 +1,19 @@
-"""Split the ink of one drawing into its written symbols, left to right. Pure numpy and scipy.
+"""The symbols a drawing may hold, left to right, for the reader to choose from. Pure numpy and scipy.
 
-1. connected pieces of ink (8-connected);
-2. drop specks: pieces with a tiny share of the ink;
-3. merge the pieces of one symbol: pieces whose horizontal extents overlap (a 4 or a 7 drawn in
+1. connected pieces of ink (8-connected); specks (pieces with a tiny share of the ink) set apart;
+2. group the pieces of one symbol: pieces whose horizontal extents overlap (a 4 or a 7 drawn in
    two strokes, the two bars of an "="), and pieces much shorter than the line that sit next to
-   another (a 5 whose top bar was lifted and drawn beside its body);
-4. order left to right.
+   another (a 5 whose top bar was lifted and drawn beside its body); a speck close to a group
+   joins it (the dot of a ? or an !), the others are dropped;
+3. cut each group wide enough to hold touching digits where the cuts cross least ink
+   (``mnist_cuts``), into parts;
+4. the candidates: every part alone, every group whole, and runs of neighbouring parts that may be
+   one digit (cut parts, or groups a short gap apart: a broken stroke).
 
-Numbers are read on one line: symbols stacked one above the other are one symbol. Digits whose
-ink touches are one piece and are read as one symbol: no split rule tried here told a touching
-pair from a single wide digit (MNIST's widest are twice as wide as tall, wider than most pairs),
-so none is applied; docs/RECOGNITION.md measures how often that happens.
+Which candidates make the reading is decided by the model, in ``mnist_reading``: a single digit
+stays whole because the model reads it whole better than in parts, and a touching pair is cut
+because the model reads the pair as no digit (it was trained on such pairs) and each part as one.
+Numbers are read on one line: symbols stacked one above the other are one symbol.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from handler.mnist_cuts import cut_parts
 from handler.mnist_errors import BadInput
 
 MAX_SYMBOLS = 12
@@ -33,6 +37,17 @@ MINOR_HEIGHT = 0.5
 ATTACH_GAP = 0.25
 # Beyond this many separate marks (after specks are dropped) a drawing is noise, not a number.
 MAX_PIECES = 4 * MAX_SYMBOLS
+# Specks looked at (to join the symbol they are close to) at most; more are noise and dropped.
+MAX_SPECKS = 64
+# A speck this close to a symbol (share of the line's height, either way) belongs to it.
+SPECK_ATTACH = 0.25
+# A group of ink at least this share of the line's height wide may hold touching digits: cuts are tried.
+CUT_WIDTH = 0.6
+# Neighbouring groups this close (share of the line's height) may be one broken digit.
+JOIN_GAP = 0.2
+# At most this many parts form one candidate symbol, no wider than this times its height.
+MAX_RUN = 3
+MAX_SYMBOL_WIDTH = 1.6
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -40,6 +55,15 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 class Symbol:
     ink: np.ndarray                  # the ink map within ``box``, other symbols' ink removed
     box: tuple[int, int, int, int]   # left, top, right, bottom (exclusive) in the ink map
+
+
+@dataclass
+class Candidate:
+    """A symbol the drawing may hold: parts ``first`` to ``stop`` (exclusive) joined."""
+    symbol: Symbol
+    first: int
+    stop: int
+    whole: bool  # exactly one group of ink, uncut: what the drawing holds if no digits touch
 
 
 @dataclass(eq=False)  # pieces are told apart by identity, not by comparing their masks
@@ -73,18 +97,21 @@ class Piece:
         return Piece(mask, top, left)
 
 
-def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> list[Piece]:
+def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[list[Piece], list[Piece]]:
+    """The pieces of ink, and the specks among them apart (pieces with a tiny share of the ink)."""
     labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
     if count == 0:
         raise BadInput("no digit found: the image has no ink")
     masses = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
-    kept = np.flatnonzero(masses >= SPECK_SHARE * masses.max()) + 1
-    if len(kept) > MAX_PIECES:
-        raise BadInput(f"the drawing has {len(kept)} separate marks; a number of at most {MAX_SYMBOLS} "
-                       f"digits has far fewer")
+    big = masses >= SPECK_SHARE * masses.max()
+    if big.sum() > MAX_PIECES:
+        return [], []  # too many marks to be a number: not worth describing one by one
     boxes = ndimage.find_objects(labels)
-    return [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
-            for label in kept]
+    pieces = [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
+              for label in np.flatnonzero(big) + 1]
+    specks = [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
+              for label in np.flatnonzero(~big)[:MAX_SPECKS] + 1]
+    return pieces, specks
 
 
 def overlaps(a: Piece, b: Piece) -> bool:
@@ -131,20 +158,118 @@ def attached(pieces: list[Piece]) -> list[Piece]:
     return symbols
 
 
-def split_symbols(ink: np.ndarray, threshold: float) -> list[Symbol]:
-    """The symbols written in ``ink`` (a 2-D map in [0, 1]), left to right."""
-    pieces = merged(attached(merged(connected_pieces(ink > threshold, ink))))
-    if len(pieces) > MAX_SYMBOLS:
-        raise BadInput(f"the drawing has {len(pieces)} symbols; at most {MAX_SYMBOLS} are read at once",
-                       status=422)
-    symbols = []
-    for piece in sorted(pieces, key=lambda p: p.left):
-        # One pixel more each way keeps the anti-aliased edge of the strokes, which is below the threshold.
-        top, left = max(piece.top - 1, 0), max(piece.left - 1, 0)
-        window = (slice(top, piece.bottom + 1), slice(left, piece.right + 1))
-        own = np.zeros(ink[window].shape, dtype=bool)
-        own[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] = piece.mask
-        own = ndimage.binary_dilation(own, structure=EIGHT_CONNECTED)
-        symbols.append(Symbol(np.where(own, ink[window], 0.0).astype(np.float32),
-                              (piece.left, piece.top, piece.right, piece.bottom)))
-    return symbols
+def box_gap(a: Piece, b: Piece) -> int:
+    """The larger of the horizontal and vertical gaps between two pieces' boxes (0 if they overlap)."""
+    vertical = max(0, max(a.top, b.top) - min(a.bottom, b.bottom))
+    return max(gap_between(a, b), vertical)
+
+
+def with_specks(groups: list[Piece], specks: list[Piece]) -> list[Piece]:
+    """Each speck close to a group joins it (the dot of a ?, a ! or an i); the others are dropped
+    (a pen tap, JPEG noise)."""
+    line_height = max(group.height for group in groups)
+    groups = list(groups)
+    for speck in specks:
+        nearest = min(range(len(groups)), key=lambda index: box_gap(speck, groups[index]))
+        if box_gap(speck, groups[nearest]) <= SPECK_ATTACH * line_height:
+            groups[nearest] = groups[nearest].joined(speck)
+    return groups
+
+
+def parts_of(group: Piece, line_height: int) -> list[Piece]:
+    """The group as it may be cut into touching digits (``mnist_cuts``), each part a tight piece;
+    the group itself when it is too narrow to hold two digits."""
+    if group.width < CUT_WIDTH * line_height:
+        return [group]
+    parts = []
+    for mask in cut_parts(group.mask, line_height):
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        parts.append(Piece(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], group.top + rows[0], group.left + cols[0]))
+    return parts
+
+
+def symbol_of(piece: Piece, ink: np.ndarray) -> Symbol:
+    # One pixel more each way keeps the anti-aliased edge of the strokes, which is below the threshold.
+    top, left = max(piece.top - 1, 0), max(piece.left - 1, 0)
+    window = (slice(top, piece.bottom + 1), slice(left, piece.right + 1))
+    own = np.zeros(ink[window].shape, dtype=bool)
+    own[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] = piece.mask
+    own = ndimage.binary_dilation(own, structure=EIGHT_CONNECTED)
+    return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), (piece.left, piece.top, piece.right, piece.bottom))
+
+
+def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], line_height: int) -> list[tuple[int, int]]:
+    """The (first, stop) spans of consecutive parts that may form one symbol: every single part;
+    every group whole; and up to MAX_RUN parts, not wider than a digit, within a doubtful group
+    (cut parts) or across a doubtful group and its neighbour a short gap away (a broken digit)."""
+    spans = {(index, index + 1) for index in range(len(parts))}
+    for group in set(groups_of):
+        members = [index for index, owner in enumerate(groups_of) if owner == group]
+        spans.add((members[0], members[-1] + 1))
+    for first in range(len(parts)):
+        joined = parts[first]
+        for stop in range(first + 2, min(first + MAX_RUN, len(parts)) + 1):
+            following, before = groups_of[stop - 1], groups_of[stop - 2]
+            if following != before and (gap_between(joined, parts[stop - 1]) > JOIN_GAP * line_height
+                                        or not {following, before} & doubtful):
+                break
+            joined = joined.joined(parts[stop - 1])
+            if joined.width > MAX_SYMBOL_WIDTH * max(joined.height, 1):
+                break
+            spans.add((first, stop))
+    return sorted(spans)
+
+
+@dataclass
+class Segmentation:
+    """A drawing's groups of ink, left to right, and the candidate symbols they may form."""
+    ink: np.ndarray
+    groups: list[Piece]
+    reason: str | None = None       # why the drawing is no number whatever the model says, if it is not
+
+    @property
+    def line_height(self) -> int:
+        return max(group.height for group in self.groups)
+
+    def wholes(self) -> list[Candidate]:
+        """Each group as one symbol: the reading if no digits touch and none is broken."""
+        return [Candidate(symbol_of(group, self.ink), index, index + 1, True) for index, group in enumerate(self.groups)]
+
+    def candidates(self, doubtful: set[int]) -> list[Candidate]:
+        """Every candidate symbol once the ``doubtful`` groups (those the model did not read whole as
+        a digit it is sure of) may be cut where wide and joined to a close neighbour; spans count parts."""
+        parts, groups_of = [], []
+        for index, group in enumerate(self.groups):
+            cut = parts_of(group, self.line_height) if index in doubtful else [group]
+            parts.extend(cut)
+            groups_of.extend([index] * len(cut))
+        candidates = []
+        for first, stop in runs(parts, groups_of, doubtful, self.line_height):
+            joined = parts[first]
+            for part in parts[first + 1:stop]:
+                joined = joined.joined(part)
+            whole = groups_of[first] == groups_of[stop - 1] and groups_of.count(groups_of[first]) == stop - first
+            candidates.append(Candidate(symbol_of(joined, self.ink), first, stop, whole))
+        return candidates
+
+
+def whole_of(pieces: list[Piece]) -> Piece:
+    whole = pieces[0]
+    for piece in pieces[1:]:
+        whole = whole.joined(piece)
+    return whole
+
+
+def split_symbols(ink: np.ndarray, threshold: float) -> Segmentation:
+    """The groups of ink written in ``ink`` (a 2-D map in [0, 1]), left to right, for the reader."""
+    pieces, specks = connected_pieces(ink > threshold, ink)
+    if not pieces:
+        rows, cols = np.flatnonzero((ink > threshold).any(axis=1)), np.flatnonzero((ink > threshold).any(axis=0))
+        whole = Piece(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] > threshold, int(rows[0]), int(cols[0]))
+        return Segmentation(ink, [whole], f"the drawing has more than {MAX_PIECES} separate marks: too many "
+                                          f"for a number")
+    groups = sorted(with_specks(merged(attached(merged(pieces))), specks), key=lambda piece: piece.left)
+    if len(groups) > MAX_SYMBOLS:
+        return Segmentation(ink, [whole_of(groups)], f"the drawing has {len(groups)} separate marks; a number of "
+                                                     f"at most {MAX_SYMBOLS} digits is read at once")
+    return Segmentation(ink, groups)

@@ -50,3 +50,10 @@ def test_a_number_with_a_scribble_in_it_reads_its_digits_and_says_what_is_not_on
     answer = request_answer([four, symbol([0.0] * 10, 0.9), four])
     assert answer["number"] == "44" and answer["is_digit"] is False
     assert answer["reason"] == "1 of the 3 symbols drawn don't look like digits"
+
+
+def test_a_drawing_of_too_many_marks_is_no_number_whatever_its_one_symbol_reads_as():
+    eight = symbol([0.0] * 8 + [9.0, 0.0], not_a_digit=0.0)
+    answer = request_answer([eight], reason="the drawing has 55 separate marks")
+    assert answer["is_digit"] is False and answer["number"] == "" and "digit" not in answer
+    assert answer["reason"] == "the drawing has 55 separate marks" and answer["digits"][0]["is_digit"] is False

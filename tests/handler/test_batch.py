@@ -6,7 +6,7 @@ import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas
 from bench.mnist_samples import one_of_each_digit
-from handler.mnist_batch import batch_answers, prepare_batch
+from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 
@@ -43,6 +43,41 @@ def test_every_symbol_of_every_request_is_one_row_of_one_forward_pass():
     assert [answer["is_digit"] for answer in answers] == [True, True, False]
     assert "digit" not in answers[0] and answers[1]["digit"] == 7 and "digit" not in answers[2]
     assert [len(answer["digits"]) for answer in answers] == [2, 1, 2]
+
+
+def not_sure_of_anything(pixels: torch.Tensor) -> torch.Tensor:
+    return outputs_for(*[None] * len(pixels))
+
+
+def test_a_group_the_model_is_not_sure_of_gets_a_second_pass_of_cut_candidates_for_its_request_only():
+    digits = dict(one_of_each_digit())
+    touching = ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10))
+    batch = prepare_batch([{"body": canvas_png(digits[7])}, {"body": touching}])
+    assert batch.pixels.shape[0] == 2
+    passes = []
+
+    def forward(pixels):
+        passes.append(len(pixels))
+        return outputs_for(7, None) if len(passes) == 1 else not_sure_of_anything(pixels)
+
+    outputs = read_batch(batch, forward)
+    assert passes[0] == 2 and passes[1] >= 3  # the pair whole, and at least its two parts
+    assert len(outputs) == len(batch.pixels) == 2 + passes[1]
+    assert batch.requests[0].first_row == 0 and batch.requests[1].first_row == 2
+    assert batch_answers(batch, outputs, non_digit_threshold=0.5)[0]["number"] == "7"
+
+
+def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model():
+    digits = dict(one_of_each_digit())
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+    canvases = {"48": ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10)),
+                "76": ink_png(number_canvas([digits[7], digits[6]], height=150, gap=-12)),
+                "31": ink_png(number_canvas([digits[3], digits[1]], height=150, gap=40, broken=(0,)))}
+    for number, canvas in canvases.items():
+        batch = prepare_batch([{"body": canvas}])
+        with torch.inference_mode():
+            (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
+        assert answer["number"] == number and answer["is_digit"], (number, answer["number"])
 
 
 def test_an_exception_of_any_kind_on_one_request_stays_that_requests_400():

@@ -1,0 +1,59 @@
+"""Which candidate symbols make the reading of a drawing: the partition of its parts, left to
+right, that the model finds most probable. Pure torch.
+
+Each candidate covers parts ``first`` to ``stop``; a reading covers every part once. A candidate
+scores the log-probability that it is its likeliest digit, from the model's calibrated outputs;
+"not a digit" counts too, but as weak evidence (NOT_A_DIGIT_WEIGHT): a window that holds two
+touching digits is confidently no digit, and must not win over the two digits it holds, while a
+drawing that is no digit at all still reads as one. A reading scores the sum over its symbols,
+plus a log prior per symbol that makes every extra symbol cost evidence (a single digit is not cut
+in two unless both halves read as digits better than the whole). Dynamic programming over the
+parts finds the best reading.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# The log prior of one more symbol: a cut must raise the reading's probability 1/0.5 times.
+SYMBOL_PRIOR = math.log(0.5)
+# "Not a digit" as an answer for a candidate is worth this share of its probability.
+NOT_A_DIGIT_WEIGHT = 0.1
+# A group of ink read whole as a digit with at least this probability is not cut or joined.
+SURE = 0.9
+# Probabilities are floored here before their logarithm: a 0 must not outweigh everything else.
+FLOOR = 1e-6
+
+
+def candidate_scores(outputs: torch.Tensor) -> torch.Tensor:
+    """Per candidate, log P of its likeliest answer: a digit (P it is a digit times P of that
+    digit) or, weighted down, not a digit. ``outputs`` are the served model's (N, 11) rows."""
+    digits, not_a_digit = outputs[:, :-1], outputs[:, -1]
+    best_digit = digits.max(dim=1).values * (1 - not_a_digit)
+    return torch.maximum(best_digit, NOT_A_DIGIT_WEIGHT * not_a_digit).clamp_min(FLOOR).log()
+
+
+def doubtful_groups(outputs: torch.Tensor) -> set[int]:
+    """The groups (rows of ``outputs``, one per group read whole) not surely one digit."""
+    best_digit = outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1])
+    return set(torch.nonzero(best_digit < SURE).flatten().tolist())
+
+
+def best_reading(spans: list[tuple[int, int]], outputs: torch.Tensor) -> list[int]:
+    """The candidates (indices into ``spans``) of the most probable reading, left to right."""
+    scores = (candidate_scores(outputs) + SYMBOL_PRIOR).tolist()
+    parts = max(stop for _, stop in spans)
+    best = [0.0] + [-math.inf] * parts
+    chosen: list[int | None] = [None] * (parts + 1)
+    ending = sorted(range(len(spans)), key=lambda index: spans[index][1])
+    for index in ending:
+        first, stop = spans[index]
+        if best[first] + scores[index] > best[stop]:
+            best[stop], chosen[stop] = best[first] + scores[index], index
+    reading, at = [], parts
+    while at > 0:
+        reading.append(chosen[at])
+        at = spans[chosen[at]][0]
+    return reading[::-1]
