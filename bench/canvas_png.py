@@ -1,4 +1,5 @@
-"""Render MNIST digits the way a browser canvas would send them: an RGBA PNG, ink on transparent.
+"""Render MNIST digits the way a browser canvas would send them: an RGBA PNG, ink on transparent,
+or in one of the other ink styles a client may send.
 
 Used by the tests and the benchmarks to send real MNIST test digits through the serving path at
 canvas size, scaled up and off-centre, instead of the 28x28 originals the model was trained on.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 CANVAS_SIDE = 280
+STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent")
+WEIGHTS = ("as scanned", "thickened", "thinned")
 
 
 def canvas_png(digit: np.ndarray, box: int = 180, top: int = 20, left: int = 60,
@@ -24,35 +27,39 @@ def canvas_png(digit: np.ndarray, box: int = 180, top: int = 20, left: int = 60,
     return ink_png(ink, ink_rgb)
 
 
-def number_canvas(digits: list[np.ndarray], height: int = 150, gap: int = 30, jitter: int = 0,
-                  broken: tuple[int, ...] = (), seed: int = 0) -> np.ndarray:
+def number_canvas(digits: list[np.ndarray], height: int = 150, gap: int | list[int] = 30, jitter: int = 0,
+                  broken: tuple[int, ...] = (), seed: int = 0, heights: list[int] | None = None) -> np.ndarray:
     """Several (28, 28) digits written left to right on one transparent canvas, as (H, W) ink in 0-255.
 
-    Each digit is scaled to ``height`` and cropped to its ink columns; ``gap`` pixels separate
-    neighbours (negative: they overlap, so their ink touches); each digit moves up or down by up
-    to ``jitter``; the digits at the positions in ``broken`` have a band erased across their
-    middle, as when the pen lifts mid-stroke.
+    Each digit is scaled to ``height`` (or its own of ``heights``, bottoms aligned) and cropped to
+    its ink columns; ``gap`` pixels separate neighbours (one for all, or one per neighbouring pair;
+    negative: they overlap, so their ink touches); each digit moves up or down by up to ``jitter``;
+    the digits at the positions in ``broken`` have a band erased across their middle, as when the
+    pen lifts mid-stroke.
     """
     rng = np.random.default_rng(seed)
+    gaps = list(gap) if isinstance(gap, list) else [gap] * (len(digits) - 1)
+    heights = heights or [height] * len(digits)
     margin = height // 4 + jitter
     pieces = []
-    for index, digit in enumerate(digits):
-        scaled = np.asarray(Image.fromarray(digit).resize((height, height), Image.Resampling.BILINEAR)).copy()
+    for index, (digit, own_height) in enumerate(zip(digits, heights)):
+        scaled = np.asarray(Image.fromarray(digit).resize((own_height, own_height),
+                                                          Image.Resampling.BILINEAR)).copy()
         columns = np.flatnonzero(scaled.max(axis=0) > 25)
         scaled = scaled[:, columns[0]:columns[-1] + 1]
         if index in broken:
             rows = np.flatnonzero(scaled.max(axis=1) > 25)
             middle = (rows[0] + rows[-1]) // 2
-            scaled[middle - height // 30:middle + height // 30] = 0
+            scaled[middle - own_height // 30:middle + own_height // 30] = 0
         pieces.append(scaled)
-    width = sum(p.shape[1] for p in pieces) + gap * (len(pieces) - 1) + 2 * margin
+    width = sum(p.shape[1] for p in pieces) + sum(gaps) + 2 * margin
     canvas = np.zeros((height + 2 * margin, max(width, height)), dtype=np.uint8)
     x = margin
-    for scaled in pieces:
-        y = margin + int(rng.integers(-jitter, jitter + 1))
-        window = canvas[y:y + height, x:x + scaled.shape[1]]
+    for scaled, following_gap in zip(pieces, gaps + [0]):
+        y = margin + height - scaled.shape[0] + int(rng.integers(-jitter, jitter + 1))
+        window = canvas[y:y + scaled.shape[0], x:x + scaled.shape[1]]
         np.maximum(window, scaled, out=window)
-        x += scaled.shape[1] + gap
+        x += scaled.shape[1] + following_gap
     return canvas
 
 
@@ -63,4 +70,34 @@ def ink_png(ink: np.ndarray, ink_rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes
     canvas[..., 3] = ink
     buffer = io.BytesIO()
     Image.fromarray(canvas, "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def styled_canvas(digit: np.ndarray, box: int, top: int, left: int, weight: str, style: str) -> bytes:
+    """One (28, 28) MNIST digit scaled to ``box`` pixels at (``top``, ``left``) of a canvas, with
+    its strokes at ``weight`` and its ink in ``style``, as an encoded PNG."""
+    scaled = Image.fromarray(digit).resize((box, box), Image.Resampling.BILINEAR)
+    filter_size = 2 * max(1, box // 60) + 1  # 3 to 9 pixels: MNIST's pen is about a tenth of the box
+    if weight == "thickened":
+        scaled = scaled.filter(ImageFilter.MaxFilter(filter_size))
+    elif weight == "thinned":
+        scaled = scaled.filter(ImageFilter.MinFilter(filter_size))
+    ink = np.zeros((CANVAS_SIDE, CANVAS_SIDE), dtype=np.uint8)
+    ink[top:top + box, left:left + box] = np.asarray(scaled)
+    return styled_ink(ink, style)
+
+
+def styled_ink(ink: np.ndarray, style: str) -> bytes:
+    """(H, W) ink in 0-255 as the PNG a client of ``style`` sends: on a transparent canvas (dark or
+    coloured strokes), or painted on black or white, or a soft grey pencil on off-white paper."""
+    if style == "dark on transparent":
+        return ink_png(ink)
+    if style == "coloured on transparent":
+        return ink_png(ink, ink_rgb=(30, 90, 200))
+    if style == "pencil on paper":
+        grey = 235 - (ink.astype(np.float32) * 0.55).astype(np.uint8)
+    else:
+        grey = ink if style == "light on black" else 255 - ink
+    buffer = io.BytesIO()
+    Image.fromarray(grey).convert("RGB").save(buffer, format="PNG")
     return buffer.getvalue()

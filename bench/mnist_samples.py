@@ -55,4 +55,12 @@ def non_digit_drawings() -> dict[str, bytes]:
         "triangle": drawn_png([[(140, 40), (240, 230), (40, 230), (140, 40)]]),
         "cross-hatching": drawn_png([[(40, y), (240, y + 10)] for y in range(40, 240, 30)]
                                     + [[(x, 40), (x + 10, 240)] for x in range(40, 240, 30)]),
+        "question mark": drawn_png([[(90, 90), (110, 50), (150, 40), (185, 65), (180, 110), (140, 140), (140, 190)],
+                                    [(140, 235), (140, 235)]]),
+        "smiley": drawn_png([[(140 + 100 * math.cos(t), 140 + 100 * math.sin(t)) for t in np.linspace(0, 6.3, 60)],
+                             [(105, 110), (105, 110)], [(175, 110), (175, 110)],
+                             [(140 + 55 * math.cos(t), 140 + 55 * math.sin(t)) for t in np.linspace(0.5, 2.6, 20)]]),
+        "heart": drawn_png([[(140 + 6 * 16 * math.sin(t) ** 3,
+                              130 - 6 * (13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)))
+                             for t in np.linspace(0, 6.3, 80)]]),
     }

@@ -1,13 +1,15 @@
-"""Numbers benchmark: how well the served path reads numbers, and what more symbols cost.
+"""Numbers benchmark: how well the served path reads numbers written the ways people write them,
+and what more symbols cost.
 
-    python -m bench.number_benchmark [--numbers 300]      (make bench-numbers)
+    python -m bench.number_benchmark [--numbers 200] [--singles 10000]      (make bench-numbers)
 
-Accuracy: numbers of 1 to 6 MNIST **validation** digits (never the test set), written left to
-right on a canvas with random size, gaps and vertical jitter (bench/canvas_png.number_canvas),
-read through the handler's own modules in this process (payload → preprocessing and segmentation
-→ one forward pass → answer), exactly as a TorchServe worker reads them. Exact-number accuracy
-by length; 1-digit "numbers" are the single-digit figure, which segmentation must not lower.
-Touching digits: how often a pair whose ink touches is read as one symbol (the documented limit).
+Accuracy: numbers of MNIST **validation** digits (never the test set) in each category of
+``bench/number_cases`` (apart, tight, touching, overlapping, broken, slanted, mixed heights, 5-8
+digits; five ink styles), read through the handler's own modules in this process (payload →
+preprocessing and segmentation → forward passes → reading → answer), exactly as a TorchServe
+worker reads them. Single digits: the 10,000 MNIST test digits each drawn alone on a canvas, and
+how many are answered as two or more symbols (a digit cut in two); the test set chooses nothing,
+it only reports.
 
 Latency: canvases of 1, 4 and 8 symbols posted one at a time to a private TorchServe.
 """
@@ -18,23 +20,23 @@ import argparse
 import http.client
 import statistics
 import time
+from collections import Counter
 from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from bench.canvas_png import ink_png, number_canvas
 from bench.loadgen import post
-from handler.mnist_batch import batch_answers, prepare_batch
+from bench.mnist_samples import mnist_test_set
+from bench.number_cases import CATEGORIES, number_cases, single_digit_canvas
+from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from serving.settings import INT8_MODEL
 from serving.torchserve import scratch_instance
 from training.data import load_mnist
 
-LENGTHS = (1, 2, 3, 4, 5, 6)
 LATENCY_SYMBOLS = (1, 4, 8)
 LATENCY_REQUESTS = 200
-TOUCHING_PAIRS = 300
 
 
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -43,47 +45,34 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     return mnist.train_images[valid_index].numpy(), mnist.train_labels[valid_index].numpy()
 
 
-def read_numbers(model: torch.jit.ScriptModule, canvases: list[bytes]) -> list[str]:
-    """The ``number`` of each canvas's answer, read by the handler's modules in this process."""
+def read_answers(model: torch.jit.ScriptModule, canvases: list[bytes]) -> list[dict]:
+    """The answer to each canvas, read by the handler's modules in this process."""
     threshold = float(model.non_digit_threshold)
-    numbers = []
+    answers = []
     with torch.inference_mode():
         for canvas in canvases:
             batch = prepare_batch([{"body": canvas}])
-            outputs = model(batch.pixels) if batch.requests else None
-            numbers.append(batch_answers(batch, outputs, threshold)[0].get("number", ""))
-    return numbers
+            answers.append(batch_answers(batch, read_batch(batch, model), threshold)[0])
+    return answers
 
 
-def accuracy_by_length(images: np.ndarray, labels: np.ndarray, per_length: int, seed: int) -> dict[int, float]:
-    model = torch.jit.load(str(INT8_MODEL)).eval()
+def accuracy_by_category(model, images: np.ndarray, labels: np.ndarray, per_category: int,
+                         seed: int) -> dict[str, float]:
+    cases = number_cases(images, labels, per_category, seed)
+    answers = read_answers(model, [case.png for case in cases])
+    right, total = Counter(), Counter()
+    for case, answer in zip(cases, answers):
+        total[case.category] += 1
+        right[case.category] += answer.get("number") == case.digits and answer.get("is_digit", False)
+    return {category: right[category] / total[category] for category in CATEGORIES}
+
+
+def single_digits_cut(model, count: int, seed: int) -> tuple[int, int]:
+    """Of ``count`` MNIST test digits drawn alone, how many were answered as two or more symbols."""
+    images, _ = mnist_test_set()
     rng = np.random.default_rng(seed)
-    accuracy = {}
-    for length in LENGTHS:
-        canvases, expected = [], []
-        for case in range(per_length):
-            picked = rng.integers(0, len(labels), length)
-            canvas = number_canvas([images[i] for i in picked], height=int(rng.integers(100, 200)),
-                                   gap=int(rng.integers(10, 60)), jitter=int(rng.integers(0, 30)), seed=case)
-            canvases.append(ink_png(canvas))
-            expected.append("".join(str(label) for label in labels[picked]))
-        read = read_numbers(model, canvases)
-        accuracy[length] = sum(r == e for r, e in zip(read, expected)) / per_length
-    return accuracy
-
-
-def touching_pairs_read_as_one(images: np.ndarray, seed: int) -> tuple[int, float]:
-    """Of random validation pairs written with overlapping columns, those whose ink touches: how
-    many there were, and the share read as a single symbol."""
-    rng = np.random.default_rng(seed)
-    touching = []
-    while len(touching) < TOUCHING_PAIRS:
-        picked = rng.integers(0, len(images), 2)
-        canvas = number_canvas([images[i] for i in picked], height=150, gap=int(rng.integers(-15, 0)))
-        if ndimage.label(canvas > 25, structure=np.ones((3, 3)))[1] == 1:
-            touching.append(ink_png(canvas))
-    single = sum(len(prepare_batch([{"body": canvas}]).pixels) == 1 for canvas in touching)
-    return len(touching), single / len(touching)
+    canvases = [single_digit_canvas(images[index], rng) for index in range(min(count, len(images)))]
+    return sum(len(answer.get("digits", [])) >= 2 for answer in read_answers(model, canvases)), len(canvases)
 
 
 def latencies(url: str, images: np.ndarray) -> dict[int, float]:
@@ -108,21 +97,25 @@ def latencies(url: str, images: np.ndarray) -> dict[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--numbers", type=int, default=300, help="numbers per length (default 300)")
+    parser.add_argument("--numbers", type=int, default=200, help="numbers per category (default 200)")
+    parser.add_argument("--singles", type=int, default=10000, help="test digits drawn alone (default 10000)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the TorchServe latency part")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    torch.set_num_threads(1)
+    model = torch.jit.load(str(INT8_MODEL)).eval()
     images, labels = validation_digits()
-    accuracy = accuracy_by_length(images, labels, args.numbers, args.seed)
-    pairs, read_as_one = touching_pairs_read_as_one(images, args.seed)
+    accuracy = accuracy_by_category(model, images, labels, args.numbers, args.seed)
+    cut, singles = single_digits_cut(model, args.singles, args.seed)
+    print(f"| category ({args.numbers} validation numbers each) | read exactly |")
+    print("|---|---|")
+    for category in CATEGORIES:
+        print(f"| {category} | {100 * accuracy[category]:.1f}% |")
+    print(f"\nsingle test digits drawn alone answered as 2+ symbols: {cut} of {singles} ({100 * cut / singles:.2f}%)")
+    if args.no_latency:
+        return
     with scratch_instance() as instance:
         medians = latencies(instance.predictions_url(), images)
-    print(f"| digits in the number | {' | '.join(str(n) for n in LENGTHS)} |")
-    print(f"|---|{'---|' * len(LENGTHS)}")
-    print(f"| read exactly ({args.numbers} numbers each) | "
-          + " | ".join(f"{100 * accuracy[n]:.1f}%" for n in LENGTHS) + " |")
-    two_to_four = statistics.mean(accuracy[n] for n in (2, 3, 4))
-    print(f"\n2-4 digits together: {100 * two_to_four:.1f}% read exactly")
-    print(f"touching pairs read as one symbol: {100 * read_as_one:.1f}% of {pairs}")
     print("\n| symbols on the canvas | " + " | ".join(str(n) for n in LATENCY_SYMBOLS) + " |")
     print(f"|---|{'---|' * len(LATENCY_SYMBOLS)}")
     print("| TorchServe p50 (ms) | " + " | ".join(f"{medians[n]:.1f}" for n in LATENCY_SYMBOLS) + " |")

@@ -29,20 +29,22 @@ class PreparedRequest:
     first_row: int                              # where its candidates start in the batch's pixels
     boxes: list[tuple[int, int, int, int]]      # one per candidate symbol
     spans: list[tuple[int, int]]                # the parts of the drawing each candidate covers
+    wholes: list[bool]                          # whether each candidate is one whole group of ink
     want_preview: bool
     target: int | None                          # the digit to explain, if the client named one
 
     @classmethod
     def of(cls, drawing: Drawing, first_row: int, symbols: list[FittedSymbol], want_preview: bool,
            target: int | None) -> PreparedRequest:
-        return cls(drawing, first_row, [s.box for s in symbols], [s.span for s in symbols], want_preview, target)
+        return cls(drawing, first_row, [s.box for s in symbols], [s.span for s in symbols],
+                   [s.whole for s in symbols], want_preview, target)
 
     def rows(self) -> slice:
         return slice(self.first_row, self.first_row + len(self.boxes))
 
     def reading(self, outputs: torch.Tensor) -> list[int]:
         """The batch rows of the symbols read, left to right, from the outputs of all rows."""
-        return [self.first_row + index for index in best_reading(self.spans, outputs[self.rows()])]
+        return [self.first_row + index for index in best_reading(self.spans, self.wholes, outputs[self.rows()])]
 
 
 @dataclass
@@ -98,7 +100,8 @@ def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | N
         symbols = request.drawing.fitted(candidates)
         replaced = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols, request.want_preview,
                                       request.target)
-        request.first_row, request.boxes, request.spans = replaced.first_row, replaced.boxes, replaced.spans
+        request.first_row, request.boxes, request.spans, request.wholes = (replaced.first_row, replaced.boxes,
+                                                                           replaced.spans, replaced.wholes)
         added.extend(symbol.pixels for symbol in symbols)
     if not added:
         return None

@@ -13,11 +13,11 @@ import numpy as np
 
 # No part left of or right of a cut is narrower than this share of the line's height: the
 # narrowest digit, a "1", is about a fifth as wide as it is tall.
-MIN_PART = 0.15
+MIN_PART = 0.25
 # At most this many cuts are tried per piece, the lowest projection minima first.
 MAX_CUTS = 5
 # A cut may drift this share of the line's height either side of where it starts.
-DRIFT = 0.25
+DRIFT = 0.1
 # Cost of a sideways step, in pixels of ink crossed: a straight cut is preferred on a tie.
 STEP_COST = 0.2
 

@@ -23,6 +23,9 @@ SYMBOL_PRIOR = math.log(0.5)
 NOT_A_DIGIT_WEIGHT = 0.1
 # A group of ink read whole as a digit with at least this probability is not cut or joined.
 SURE = 0.9
+# A candidate that is not a whole group of ink (a cut part, or groups joined) is only read as a
+# digit it is at least this sure of: a check mark or a face cut in two must not become "11".
+PART_SURE = 0.9
 # Probabilities are floored here before their logarithm: a 0 must not outweigh everything else.
 FLOOR = 1e-6
 
@@ -41,9 +44,11 @@ def doubtful_groups(outputs: torch.Tensor) -> set[int]:
     return set(torch.nonzero(best_digit < SURE).flatten().tolist())
 
 
-def best_reading(spans: list[tuple[int, int]], outputs: torch.Tensor) -> list[int]:
-    """The candidates (indices into ``spans``) of the most probable reading, left to right."""
-    scores = (candidate_scores(outputs) + SYMBOL_PRIOR).tolist()
+def best_reading(spans: list[tuple[int, int]], wholes: list[bool], outputs: torch.Tensor) -> list[int]:
+    """The candidates (indices into ``spans``) of the most probable reading, left to right. A
+    candidate that is not a whole group (``wholes``) counts only if it is surely a digit."""
+    sure = outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1]) >= PART_SURE
+    scores = torch.where(sure | torch.tensor(wholes), candidate_scores(outputs) + SYMBOL_PRIOR, -math.inf).tolist()
     parts = max(stop for _, stop in spans)
     best = [0.0] + [-math.inf] * parts
     chosen: list[int | None] = [None] * (parts + 1)

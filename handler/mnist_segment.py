@@ -48,6 +48,8 @@ JOIN_GAP = 0.2
 # At most this many parts form one candidate symbol, no wider than this times its height.
 MAX_RUN = 3
 MAX_SYMBOL_WIDTH = 1.6
+# A candidate that is not a whole group is at least this share of the line's height tall.
+PART_HEIGHT = 0.6
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -198,15 +200,27 @@ def symbol_of(piece: Piece, ink: np.ndarray) -> Symbol:
     return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), (piece.left, piece.top, piece.right, piece.bottom))
 
 
+def whole_of(pieces: list[Piece]) -> Piece:
+    """One piece of all ``pieces``."""
+    whole = pieces[0]
+    for piece in pieces[1:]:
+        whole = whole.joined(piece)
+    return whole
+
+
 def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], line_height: int) -> list[tuple[int, int]]:
-    """The (first, stop) spans of consecutive parts that may form one symbol: every single part;
-    every group whole; and up to MAX_RUN parts, not wider than a digit, within a doubtful group
-    (cut parts) or across a doubtful group and its neighbour a short gap away (a broken digit)."""
-    spans = {(index, index + 1) for index in range(len(parts))}
+    """The (first, stop) spans of consecutive parts that may form one symbol: every group whole; and
+    every part alone and up to MAX_RUN parts, not wider than a digit and nearly as tall as the
+    line (digits of one number are of a height; the short stroke of a tick is not a digit), within
+    a doubtful group (cut parts) or across a doubtful group and its neighbour a short gap away (a
+    broken digit)."""
+    spans = set()
     for group in set(groups_of):
         members = [index for index, owner in enumerate(groups_of) if owner == group]
         spans.add((members[0], members[-1] + 1))
     for first in range(len(parts)):
+        if parts[first].height >= PART_HEIGHT * line_height:
+            spans.add((first, first + 1))
         joined = parts[first]
         for stop in range(first + 2, min(first + MAX_RUN, len(parts)) + 1):
             following, before = groups_of[stop - 1], groups_of[stop - 2]
@@ -216,7 +230,8 @@ def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], line_heig
             joined = joined.joined(parts[stop - 1])
             if joined.width > MAX_SYMBOL_WIDTH * max(joined.height, 1):
                 break
-            spans.add((first, stop))
+            if joined.height >= PART_HEIGHT * line_height:
+                spans.add((first, stop))
     return sorted(spans)
 
 
@@ -245,19 +260,9 @@ class Segmentation:
             groups_of.extend([index] * len(cut))
         candidates = []
         for first, stop in runs(parts, groups_of, doubtful, self.line_height):
-            joined = parts[first]
-            for part in parts[first + 1:stop]:
-                joined = joined.joined(part)
             whole = groups_of[first] == groups_of[stop - 1] and groups_of.count(groups_of[first]) == stop - first
-            candidates.append(Candidate(symbol_of(joined, self.ink), first, stop, whole))
+            candidates.append(Candidate(symbol_of(whole_of(parts[first:stop]), self.ink), first, stop, whole))
         return candidates
-
-
-def whole_of(pieces: list[Piece]) -> Piece:
-    whole = pieces[0]
-    for piece in pieces[1:]:
-        whole = whole.joined(piece)
-    return whole
 
 
 def split_symbols(ink: np.ndarray, threshold: float) -> Segmentation:

@@ -282,14 +282,18 @@ def draw(strokes: list[np.ndarray], pen_width: float) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
+def drawn_ink(family: str, rng: np.random.Generator) -> np.ndarray:
+    """One drawing of ``family`` as canvas ink, (112, 112) float32 in [0, 1], before any fitting."""
+    strokes = placed(FAMILIES[family](rng), rng)
+    pen_width = rng.uniform(*PEN_RATIO_RANGE) * (CANVAS - 2 * MARGIN)
+    return draw(strokes, pen_width)
+
+
 def non_digits(count: int, seed: int, families: tuple[str, ...] = tuple(FAMILIES)) -> np.ndarray:
     """``count`` non-digit drawings of ``families`` in turn, (count, 28, 28) uint8, MNIST-fitted like
     a canvas digit."""
     rng = np.random.default_rng(seed)
     drawings = np.empty((count, MNIST_SIDE, MNIST_SIDE), dtype=np.uint8)
     for index in range(count):
-        generator = FAMILIES[families[index % len(families)]]
-        strokes = placed(generator(rng), rng)
-        pen_width = rng.uniform(*PEN_RATIO_RANGE) * (CANVAS - 2 * MARGIN)
-        drawings[index] = as_uint8(mnist_style(draw(strokes, pen_width)))
+        drawings[index] = as_uint8(mnist_style(drawn_ink(families[index % len(families)], rng)))
     return drawings

@@ -76,7 +76,7 @@ def test_two_digits_whose_ink_touches_are_one_group_with_cut_parts_once_the_mode
     spans = [(c.first, c.stop) for c in segmentation.candidates({0})]
     parts = max(stop for _, stop in spans)
     assert parts >= 2 and (0, parts) in spans
-    assert all((part, part + 1) in spans for part in range(parts))
+    assert sum((part, part + 1) in spans for part in range(parts)) >= 2  # parts as tall as a digit
 
 
 def test_a_narrow_digit_is_not_cut_even_when_doubted():

@@ -156,6 +156,15 @@ def test_a_number_is_read_left_to_right_with_a_box_per_digit(torchserve):
     assert lefts == sorted(lefts) and all(symbol["box"][2] <= canvas.shape[1] for symbol in answer["digits"])
 
 
+def test_a_touching_pair_is_two_digits_and_a_question_mark_is_no_digit(torchserve):
+    digits = dict(one_of_each_digit())
+    touching = ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10))
+    pair = requests.post(torchserve.predictions_url(), data=touching, timeout=10).json()
+    assert pair["number"] == "48" and len(pair["digits"]) == 2, pair["number"]
+    question = requests.post(torchserve.predictions_url(), data=NON_DIGITS["question mark"], timeout=10).json()
+    assert question["is_digit"] is False and len(question["digits"]) == 1  # the dot stays with its hook
+
+
 def test_drawings_that_are_not_digits_are_a_200_that_says_so(torchserve):
     answers = [requests.post(torchserve.predictions_url(), data=png, timeout=10) for png in NON_DIGITS.values()]
     assert all(response.status_code == 200 for response in answers)

@@ -124,6 +124,14 @@ def test_a_number_written_with_real_mnist_strokes_is_read_with_a_box_per_digit(p
     expect(page.locator("#symbols")).to_be_hidden()
 
 
+def test_a_number_written_with_its_digits_touching_is_read_digit_by_digit(page):
+    digits = dict(one_of_each_digit())
+    for points in number_strokes([digits[4], digits[8]], height=220, gap=-12, top=25):
+        stroke(page, points)
+    expect(page.locator("#digit")).to_have_text("48", timeout=10_000)
+    expect(page.locator("#boxes .box")).to_have_count(2)
+
+
 def test_a_scribble_is_said_not_to_be_a_digit_with_the_best_guess_small(page):
     zigzag = [(60 + 40 * k, 60 if k % 2 == 0 else 220) for k in range(11)]
     stroke(page, zigzag)
