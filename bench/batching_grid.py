@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.benchmark import Figures, concurrent, sequential
 from bench.loadgen import running_web_front, sample_pngs
+from bench.report_sections import write_section
 from serving.torchserve import scratch_instance
 
 BATCH_SIZES = (1, 4, 8, 16)
@@ -79,7 +80,7 @@ def report(rows: list[tuple[dict, dict]], seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each concurrent run")
-    parser.add_argument("--output", type=Path, default=None, help="also write the report to this file")
+    parser.add_argument("--output", type=Path, default=None, help="also write the report as this file's section")
     args = parser.parse_args()
     pngs = sample_pngs()
     rows = []
@@ -89,7 +90,7 @@ def main() -> None:
     text = report(rows, args.seconds)
     print(text)
     if args.output:
-        args.output.write_text(text + "\n")
+        write_section(args.output, text)
 
 
 if __name__ == "__main__":

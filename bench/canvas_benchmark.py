@@ -15,42 +15,16 @@ nothing is chosen by its figures.
 from __future__ import annotations
 
 import argparse
-import io
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
 
-from bench.canvas_png import CANVAS_SIDE, ink_png
+from bench.canvas_png import CANVAS_SIDE, STYLES, WEIGHTS, styled_canvas
 from bench.number_benchmark import validation_digits
 from handler.mnist_errors import BadInput
 from handler.mnist_preprocess import image_to_symbols
 from serving.settings import INT8_MODEL
 from training.data import load_mnist
-
-STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent")
-WEIGHTS = ("as scanned", "thickened", "thinned")
-
-
-def styled_canvas(digit: np.ndarray, box: int, top: int, left: int, weight: str, style: str) -> bytes:
-    """One (28, 28) MNIST digit scaled to ``box`` pixels at (``top``, ``left``) of a canvas, with
-    its strokes at ``weight`` and its ink in ``style``, as an encoded PNG."""
-    scaled = Image.fromarray(digit).resize((box, box), Image.Resampling.BILINEAR)
-    filter_size = 2 * max(1, box // 60) + 1  # 3 to 9 pixels: MNIST's pen is about a tenth of the box
-    if weight == "thickened":
-        scaled = scaled.filter(ImageFilter.MaxFilter(filter_size))
-    elif weight == "thinned":
-        scaled = scaled.filter(ImageFilter.MinFilter(filter_size))
-    ink = np.zeros((CANVAS_SIDE, CANVAS_SIDE), dtype=np.uint8)
-    ink[top:top + box, left:left + box] = np.asarray(scaled)
-    if style == "dark on transparent":
-        return ink_png(ink)
-    if style == "coloured on transparent":
-        return ink_png(ink, ink_rgb=(30, 90, 200))
-    grey = ink if style == "light on black" else 255 - ink
-    buffer = io.BytesIO()
-    Image.fromarray(grey).convert("RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def random_rendering(rng: np.random.Generator) -> dict:

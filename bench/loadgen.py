@@ -17,20 +17,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-import psutil
 from flask import Flask
 
-from bench.canvas_png import canvas_png
+from bench.canvas_png import STYLES, WEIGHTS, styled_canvas
+from bench.process_cpu import cpu_seconds, torchserve_roles
 from serving.settings import REPO_ROOT
-from serving.torchserve import Instance, free_ports, model_workers, running_pid
+from serving.torchserve import Instance, free_ports, model_workers
 from training.data import load_mnist
 from web.app import create_app
 
 
-def sample_pngs(count: int = 64) -> list[bytes]:
-    """Real MNIST test digits drawn as 280x280 canvas PNGs of varying size and position."""
+def sample_pngs(count: int = 64, style: str = STYLES[0]) -> list[bytes]:
+    """Real MNIST test digits drawn as 280x280 canvas PNGs of varying size and position, in one of
+    the ink styles (by default the page's own: dark ink on a transparent canvas)."""
     images = load_mnist().test_images.numpy()
-    return [canvas_png(images[i], box=140 + i % 60, top=10 + i % 50, left=100 - i % 70) for i in range(count)]
+    return [styled_canvas(images[i], box=140 + i % 60, top=10 + i % 50, left=100 - i % 70, weight=WEIGHTS[0],
+                          style=style) for i in range(count)]
 
 
 def worker_pids(instance: Instance) -> list[int]:
@@ -40,8 +42,7 @@ def worker_pids(instance: Instance) -> list[int]:
 
 def worker_cpu_s(instance: Instance) -> float:
     """CPU seconds (user and system) the model's worker processes have spent, from /proc."""
-    java = psutil.Process(running_pid(instance))
-    return sum(sum(worker.cpu_times()[:2]) for worker in java.children(recursive=True))
+    return cpu_seconds(torchserve_roles(instance)["workers"])
 
 
 def web_app(instance: Instance, **overrides) -> Flask:
@@ -51,24 +52,26 @@ def web_app(instance: Instance, **overrides) -> Flask:
 
 
 @contextmanager
-def running_web_front(instance: Instance) -> Iterator[tuple[subprocess.Popen, str]]:
+def running_web_front(instance: Instance,
+                      settings: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
     """The web front under waitress, in its own process (so it does not share the load generator's
-    GIL), calling ``instance``: its process and /predict URL once /healthz says 200; stopped on leaving."""
+    GIL), calling ``instance``, with ``settings`` (web/config.py's names) over its defaults: its
+    process and /predict URL once /healthz says 200; stopped on leaving."""
     port, metrics_port = free_ports(2)
     env = dict(os.environ, TORCHSERVE_INFERENCE_URL=instance.address("inference"),
                TORCHSERVE_MANAGEMENT_URL=instance.address("management"), WEB_PORT=str(port),
-               WEB_METRICS_PORT=str(metrics_port))
+               WEB_METRICS_PORT=str(metrics_port), **(settings or {}))
     with serving_in_own_process(["-m", "web.serve"], env, port) as running:
         yield running
 
 
 @contextmanager
-def running_peer() -> Iterator[str]:
+def running_peer() -> Iterator[tuple[subprocess.Popen, str]]:
     """The in-process app a user would write instead (bench/peer_app.py), in its own process:
-    its /predict URL; stopped on leaving."""
+    its process and /predict URL; stopped on leaving."""
     port = free_ports(1)[0]
-    with serving_in_own_process(["-m", "bench.peer_app", "--port", str(port)], dict(os.environ), port) as (_, url):
-        yield url
+    with serving_in_own_process(["-m", "bench.peer_app", "--port", str(port)], dict(os.environ), port) as running:
+        yield running
 
 
 @contextmanager

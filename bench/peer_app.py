@@ -15,7 +15,7 @@ import torch
 from flask import Flask, jsonify, request
 from waitress import serve
 
-from handler.mnist_batch import batch_answers, prepare_batch
+from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from serving.settings import INT8_MODEL
 
 PEER_THREADS = 4
@@ -31,7 +31,7 @@ def create_peer_app() -> Flask:
     def predict():
         batch = prepare_batch([{"body": request.get_data()}])
         with torch.inference_mode():
-            outputs = model(batch.pixels) if batch.requests else None
+            outputs = read_batch(batch, model)
         (answer,) = batch_answers(batch, outputs, threshold)
         return jsonify(answer), batch.errors[0].status if batch.errors else 200
 
