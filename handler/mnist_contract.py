@@ -8,3 +8,6 @@ MNIST_SIDE = 28
 NUM_DIGITS = 10
 NOT_A_DIGIT = NUM_DIGITS  # the eleventh class: a drawing that is not a digit
 NUM_CLASSES = NUM_DIGITS + 1
+# Every answer says which version of the model gave it (the archive's --version), so the web front
+# can count and log by version and a correction can name the model it corrects (docs/LIFECYCLE.md).
+MODEL_VERSION_HEADER = "X-Model-Version"

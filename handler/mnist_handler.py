@@ -15,6 +15,7 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 from handler.mnist_batch import PreparedBatch, batch_answers, explanation_answers, prepare_batch, read_batch
+from handler.mnist_contract import MODEL_VERSION_HEADER
 from handler.mnist_device import INT8_ENGINE, choose_device, model_file
 from handler.mnist_payload import JSON
 
@@ -46,6 +47,7 @@ class MnistDigitHandler(BaseHandler):
         log.info("serving %s on %s", model_path.name, self.device)
         # Chosen on validation data at training time and saved inside the model file.
         self.non_digit_threshold = float(self.model.non_digit_threshold)
+        self.version = context.manifest["model"]["modelVersion"]
         self.initialized = True
 
     def handle(self, data, context):
@@ -71,6 +73,7 @@ class MnistDigitHandler(BaseHandler):
                 answers[position] = one
         for position in range(len(data)):
             context.set_response_content_type(position, JSON)
+            context.set_response_header(position, MODEL_VERSION_HEADER, self.version)
         context.metrics.add_time("HandlerTime", round((time.time() - started) * 1000, 2), None, "ms")
         return answers
 

@@ -22,6 +22,8 @@ installed() {
     python3-venv) "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null ;;
     # The browser tests and Playwright use Debian's Chromium at this path.
     chromium) [[ -x /usr/bin/chromium ]] ;;
+    # The corrections store's tests start their own server from Debian's programs (tests/fixtures/postgres.py).
+    postgresql) compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null ;;
     *) command -v "$1" >/dev/null ;;
   esac
 }

@@ -19,6 +19,12 @@ HANDLER = HANDLER_PACKAGE / "mnist_handler.py"
 TORCHSERVE_CONFIG = REPO_ROOT / "config.properties"
 TORCHSERVE_LOG_CONFIG = REPO_ROOT / "serving" / "log4j2.xml"
 TORCHSERVE_RUN_DIR = REPO_ROOT / "runs" / "torchserve"
+# The corrections people send from the page (SQLite unless DATABASE_URL names another store), and
+# where the learning loop keeps its exported corrections and candidate models (docs/LIFECYCLE.md).
+CORRECTIONS_DB = REPO_ROOT / "runs" / "corrections.sqlite"
+LIFECYCLE_DIR = REPO_ROOT / "runs" / "lifecycle"
+# Fine-tuning needs fastai, which only the training environment has (README: two environments).
+TRAIN_PYTHON = REPO_ROOT / ".venv-train" / "bin" / "python"
 # Debian's Chromium, driven by Playwright in the browser tests and the stroke-replay benchmark.
 # Without the flags after --disable-gpu it tries to reach Google's services at start, and on a
 # closed network its connections are refused many at a time.

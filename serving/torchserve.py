@@ -101,15 +101,21 @@ def config_on_ports(text: str, ports: list[int]) -> str:
     return text
 
 
-def private_instance(run_dir: Path, model_settings: dict[str, int] | None = None) -> Instance:
+def private_instance(run_dir: Path, model_settings: dict[str, int] | None = None,
+                     properties: dict[str, str] | None = None) -> Instance:
     """An instance in ``run_dir`` configured like config.properties but on free loopback ports
     (for tests and benchmarks), optionally with other values for the model's settings
-    (``{"batchSize": 8, "maxBatchDelay": 2, "minWorkers": 1, "maxWorkers": 1}``)."""
+    (``{"batchSize": 8, "maxBatchDelay": 2, "minWorkers": 1, "maxWorkers": 1}``) and for lines
+    of the file (``{"enable_model_api": "true"}``)."""
     text = config_on_ports(TORCHSERVE_CONFIG.read_text(), free_ports(len(ADDRESS_KEYS + GRPC_PORT_KEYS)))
     for key, value in (model_settings or {}).items():
         text, count = re.subn(rf'"{key}": \d+', f'"{key}": {value}', text)
         if count != 1:
             raise ValueError(f"the configuration has no {key} to override")
+    for key, value in (properties or {}).items():
+        text, count = re.subn(rf"^{key}=.*$", f"{key}={value}", text, flags=re.MULTILINE)
+        if count != 1:
+            raise ValueError(f"the configuration has no {key} line to override")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.properties").write_text(text)
     return Instance(run_dir, run_dir / "config.properties", run_dir / "model_store")

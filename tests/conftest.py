@@ -19,7 +19,8 @@ def torchserve(tmp_path_factory):
 
 
 # A test that uses one of these fixtures needs that marker's program; it gets the marker by using it.
-MARKER_OF_FIXTURE = {"torchserve": "torchserve", "own_torchserve": "torchserve", "page": "browser"}
+MARKER_OF_FIXTURE = {"torchserve": "torchserve", "own_torchserve": "torchserve", "lifecycle_torchserve": "torchserve",
+                     "page": "browser"}
 
 
 def pytest_collection_modifyitems(items):

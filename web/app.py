@@ -8,11 +8,15 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from handler.mnist_contract import MODEL_VERSION_HEADER
 from handler.mnist_errors import BadInput
 from handler.mnist_payload import JSON, TEXT_BYTES, TRUE_WORDS, ImageRequest, digit_target, parse_body, parse_request
 from handler.mnist_shrink import boxes_scaled, shrunk_to_fit
+from web.canary import Canary
 from web.config import load_config
+from web.corrections import corrections_blueprint
 from web.observability import install_observability
+from web.receipts import RECEIPT_HEADER, Receipts
 from web.torchserve_client import FORWARD_ENVELOPE_BYTES, TorchServeClient
 
 SECURITY_HEADERS = {
@@ -71,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
     client = TorchServeClient(settings["TORCHSERVE_INFERENCE_URL"], settings["TORCHSERVE_MANAGEMENT_URL"],
                               settings["MODEL_NAME"], settings["REQUEST_TIMEOUT_S"], settings["WEB_THREADS"])
     install_observability(app, client)
+    receipts = Receipts(settings["RECEIPT_KEY"])
+    canary = Canary(settings["CANARY_VERSION"], settings["CANARY_SHARE"])
+    app.register_blueprint(corrections_blueprint(settings, receipts))
     # Larger images are shrunk to fit TorchServe's request limit (config.properties) before forwarding.
     forward_limit = settings["TORCHSERVE_MAX_REQUEST_BYTES"] - FORWARD_ENVELOPE_BYTES
 
@@ -80,21 +87,31 @@ def create_app(config: dict | None = None) -> Flask:
 
     def forwarded(sent: ImageRequest, call) -> Response:
         """``call(image)`` on TorchServe with the image made to fit its request limit, and the
-        answer's boxes given back in the client's pixels."""
+        answer's boxes given back in the client's pixels, with the version of the model that gave it."""
         image, factors = sent.image, None
         if len(image) > forward_limit:
             image, factors = shrunk_to_fit(image, forward_limit)
         answer = call(image)
         if factors and answer.status == 200:
-            return jsonify(boxes_scaled(json.loads(answer.body), factors))
-        return Response(answer.body, answer.status, mimetype=JSON)
+            response = jsonify(boxes_scaled(json.loads(answer.body), factors))
+        else:
+            response = Response(answer.body, answer.status, mimetype=JSON)
+        if answer.model_version:
+            response.headers[MODEL_VERSION_HEADER] = answer.model_version
+        return response
 
     @app.post("/predict")
     def predict():
         sent = image_request()
         # ?preview=1 asks for the 28x28 images the model saw (the page asks once the pen lifts, not while it moves).
         want_preview = sent.want_preview or request.args.get("preview", "").lower() in TRUE_WORDS
-        return forwarded(sent, lambda image: client.predict(image, want_preview=want_preview))
+        version = canary.pick()
+        response = forwarded(sent, lambda image: client.predict(image, want_preview=want_preview, version=version))
+        if response.status_code == 200 and MODEL_VERSION_HEADER in response.headers:
+            # What a correction of this answer must quote (web/corrections.py).
+            response.headers[RECEIPT_HEADER] = receipts.sign(sent.image, response.get_data(),
+                                                             response.headers[MODEL_VERSION_HEADER])
+        return response
 
     @app.post("/explain")
     def explain():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from handler.mnist_payload import MAX_BASE64_CHARS
-from serving.settings import MODEL_NAME, TORCHSERVE_CONFIG
+from serving.settings import CORRECTIONS_DB, MODEL_NAME, TORCHSERVE_CONFIG
 from serving.torchserve import read_properties
 
 _torchserve = read_properties(TORCHSERVE_CONFIG)
@@ -35,6 +35,21 @@ DEFAULTS = {
     "WEB_CONNECTION_LIMIT": 1000,
     # An idle connection is closed after this many seconds (waitress checks every 10 s).
     "WEB_CHANNEL_TIMEOUT_S": 30,
+    # The corrections store (docs/LIFECYCLE.md): a SQLite file by default; with several web replicas
+    # a PostgreSQL they share, e.g. postgresql+psycopg://user:password@host/corrections.
+    "DATABASE_URL": f"sqlite:///{CORRECTIONS_DB}",
+    "CORRECTIONS_PER_CLIENT_HOUR": 30,
+    # Corrections kept in all (pending and reviewed); past this the store refuses until it is pruned.
+    "CORRECTIONS_MAX_STORED": 20000,
+    # A canvas PNG is 5-40 KB; a correction's drawing and answer are kept, so both are bounded.
+    "CORRECTION_MAX_IMAGE_BYTES": 256 * 1024,
+    "CORRECTION_MAX_ANSWER_BYTES": 64 * 1024,
+    # Signs each answer (web/receipts.py) so a correction can only name an answer the service gave.
+    # Empty: a random key per process, which is enough for one replica; replicas must share one.
+    "RECEIPT_KEY": "",
+    # A share (0-1) of /predict goes to this version of the model; the rest to TorchServe's default.
+    "CANARY_VERSION": "",
+    "CANARY_SHARE": 0.0,
 }
 
 

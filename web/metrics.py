@@ -38,6 +38,9 @@ class WebMetrics:
         self.upstream_errors = Counter("mnist_web_upstream_errors",
                                        "Calls to TorchServe that timed out, found it unreachable or got a 5xx",
                                        ["call", "kind"], registry=self.registry)
+        # By version, so a canary's share and its errors can be compared with the default's.
+        self.model_answers = Counter("mnist_web_model_answers", "Answers from the model, by route and model version",
+                                     ["route", "version"], registry=self.registry)
         # Every error series exists from the start at 0, so rate() sees the first error.
         for call in UPSTREAM_CALLS:
             for kind in UPSTREAM_ERROR_KINDS:

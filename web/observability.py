@@ -1,7 +1,10 @@
 """Per-request instrumentation of the web front: a request id, the Prometheus metrics of web/metrics.py,
 and one access-log line per request, as JSON:
 
-    {"request_id": "...", "method": "POST", "path": "/predict", "status": 200, "duration_ms": 7.9, "upstream_ms": 6.1}
+    {"request_id": "...", "method": "POST", "path": "/predict", "status": 200, "duration_ms": 7.9, "upstream_ms": 6.1,
+     "model_version": "1.0"}
+
+An answer from the model is counted by the version that gave it (the canary's share, docs/LIFECYCLE.md).
 
 The request id (the client's X-Request-ID if it sent a plain one, else a new one) is sent to
 TorchServe in the same header and returned to the client, so the logs of the three can be joined.
@@ -18,6 +21,7 @@ import uuid
 
 from flask import Flask, g, has_request_context, request
 
+from handler.mnist_contract import MODEL_VERSION_HEADER
 from web.metrics import WebMetrics
 from web.torchserve_client import TorchServeClient
 
@@ -71,10 +75,14 @@ def install_observability(app: Flask, client: TorchServeClient) -> WebMetrics:
         metrics.request_seconds.labels(route).observe(duration_s)
         response.headers[REQUEST_ID_HEADER] = g.request_id
         upstream_s = g.get("upstream_s")
+        model_version = response.headers.get(MODEL_VERSION_HEADER)
+        if model_version:
+            metrics.model_answers.labels(route, model_version).inc()
         access_log.info(json.dumps({
             "request_id": g.request_id, "method": request.method, "path": request.path,
             "status": response.status_code, "duration_ms": round(duration_s * 1000, 2),
             "upstream_ms": None if upstream_s is None else round(upstream_s * 1000, 2),
+            "model_version": model_version,
         }))
         return response
 

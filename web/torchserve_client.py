@@ -12,10 +12,13 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
+from urllib.parse import quote
 
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as UpstreamTimeout
+
+from handler.mnist_contract import MODEL_VERSION_HEADER
 
 # What the multipart form around a forwarded image adds to it (a few hundred bytes), with room to spare.
 FORWARD_ENVELOPE_BYTES = 1024
@@ -25,6 +28,7 @@ FORWARD_ENVELOPE_BYTES = 1024
 class Upstream:
     status: int
     body: bytes  # a JSON object
+    model_version: str | None = None  # the version of the model that answered (a 200 from TorchServe)
 
     @classmethod
     def of(cls, http_status: int, **fields) -> Upstream:
@@ -67,11 +71,13 @@ class TorchServeClient:
                                         timeout=urllib3.Timeout(total=timeout_s))
         self.observer: CallObserver | None = None
 
-    def predict(self, image: bytes, want_preview: bool) -> Upstream:
+    def predict(self, image: bytes, want_preview: bool, version: str | None = None) -> Upstream:
         """Forward the image as it came, as the body; with ``want_preview`` as a form whose
         ``preview`` field asks for the 28x28 images the model saw (the only way to pass an option
-        with the image: query parameters do not reach the handler)."""
-        return self._inference("predict", self.predict_url, image, {"preview": "true"} if want_preview else {})
+        with the image: query parameters do not reach the handler). ``version``: that version of
+        the model rather than TorchServe's default one."""
+        url = self.predict_url if version is None else f"{self.predict_url}/{quote(version, safe='')}"
+        return self._inference("predict", url, image, {"preview": "true"} if want_preview else {})
 
     def explain(self, image: bytes, target: int | None) -> Upstream:
         """The prediction with each symbol's explanation, from TorchServe's /explanations; ``target``
@@ -99,7 +105,7 @@ class TorchServeClient:
             return Upstream.of(response.status, error=reason)
         if body is None:
             return Upstream.of(503, error="the model server sent an unreadable answer")
-        return Upstream(200, response.data)
+        return Upstream(200, response.data, response.headers.get(MODEL_VERSION_HEADER))
 
     def health(self) -> Upstream:
         """200 when the model has at least one READY worker, else 503 with the reason."""

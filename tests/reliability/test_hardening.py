@@ -61,7 +61,7 @@ def test_registering_a_model_by_url_is_refused(torchserve):
 def test_the_web_app_exposes_no_torchserve_api():
     app = create_app()
     routes = {rule.rule for rule in app.url_map.iter_rules()}
-    assert routes == {"/", "/predict", "/explain", "/healthz", "/static/<path:filename>"}
+    assert routes == {"/", "/predict", "/explain", "/corrections", "/healthz", "/static/<path:filename>"}
     client = app.test_client()
     for path in ("/models", "/metrics", "/predictions/mnist", "/explanations/mnist", "/api-description",
                  "/models/mnist"):

@@ -71,6 +71,10 @@ def test_a_number_and_a_non_digit_through_the_web_front(client):
     assert answer["number"] == "1984" and len(answer["digits"]) == 4 and "digit" not in answer
     star = client.post("/predict", data=non_digit_drawings()["star"], content_type="image/png").get_json()
     assert star["is_digit"] is False and star["number"] == "" and "digit" not in star
+    touching = ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10))
+    assert client.post("/predict", data=touching, content_type="image/png").get_json()["number"] == "48"
+    question = client.post("/predict", data=non_digit_drawings()["question mark"], content_type="image/png")
+    assert question.get_json()["is_digit"] is False
 
 
 @pytest.mark.parametrize("kwargs, reason", [

@@ -21,6 +21,9 @@ const whyButton = document.getElementById("why");
 const whyLegend = document.getElementById("why-legend");
 const whyFor = document.getElementById("why-for");
 const whyTargets = document.getElementById("why-targets");
+const correctForm = document.getElementById("correct");
+const correctionInput = document.getElementById("correction");
+const correctStatus = document.getElementById("correct-status");
 
 let drawing = false;
 let hasInk = false;
@@ -31,6 +34,7 @@ let shownRequest = 0;
 let shownAnswer = null;
 let drawingVersion = 0;          // bumped whenever the ink changes: answers about older ink are dropped
 let explanationRequest = null;   // /explain's answer (a promise) for drawingVersion, asked for once
+let shownReceipt = null;         // what a correction of the shown answer quotes (web/corrections.py)
 
 function buildBars() {
   for (let digit = 0; digit < 10; digit++) {
@@ -213,23 +217,57 @@ function showAnswer(answer) {
 
 // The drawing as PNG bytes. Not canvas.toBlob: Chromium encodes for it in an idle moment, which in
 // a busy or headless browser comes up to a second later (measured: 1,000 ms of 1,040 to an answer).
-function canvasPng() {
-  const bytes = atob(canvas.toDataURL("image/png").split(",")[1]);
+function pngOf(dataUrl) {
+  const bytes = atob(dataUrl.split(",")[1]);
   return new Blob([Uint8Array.from(bytes, (c) => c.charCodeAt(0))], { type: "image/png" });
 }
 
 // The drawing as it is now, sent to `url`: the JSON answer, or an Error saying what went wrong in
-// the server's own words.
+// the server's own words. The answer's receipt is what a correction of it must quote: the drawing
+// and the answer exactly as sent and received, the model version and the signature.
 async function postDrawing(url) {
+  const dataUrl = canvas.toDataURL("image/png");
   let response;
   try {
-    response = await fetch(url, { method: "POST", body: canvasPng(), headers: { "Content-Type": "image/png" } });
+    response = await fetch(url, { method: "POST", body: pngOf(dataUrl), headers: { "Content-Type": "image/png" } });
   } catch (error) {
     throw new Error("the web server is not reachable");
   }
-  const answer = await response.json().catch(() => null);
+  const text = await response.text();
+  let answer = null;
+  try { answer = JSON.parse(text); } catch (error) { answer = null; }
   if (!response.ok || !answer) throw new Error(answer?.error || `the server answered HTTP ${response.status}`);
+  const receipt = response.headers.get("X-Answer-Receipt");
+  answer.receipt = receipt && { image: dataUrl, answer: text, receipt,
+                                model_version: response.headers.get("X-Model-Version") };
   return answer;
+}
+
+// One digit per symbol when the drawing was read as a number; otherwise any number.
+function offerCorrection(answer) {
+  shownReceipt = answer.receipt;
+  correctForm.hidden = !shownReceipt;
+  correctStatus.textContent = "";
+  correctionInput.value = "";
+  const symbols = answer.is_digit ? answer.digits.length : 0;
+  correctionInput.pattern = symbols ? `[0-9]{${symbols}}` : "[0-9]{1,12}";
+  correctionInput.title = symbols ? `${symbols} digit(s), one for each symbol drawn` : "the digits you wrote";
+}
+
+async function sendCorrection(event) {
+  event.preventDefault();
+  if (!shownReceipt || !correctForm.reportValidity()) return;
+  let response;
+  try {
+    response = await fetch("corrections", { method: "POST", headers: { "Content-Type": "application/json" },
+                                            body: JSON.stringify({ ...shownReceipt, correction: correctionInput.value }) });
+  } catch (error) {
+    correctStatus.textContent = "The web server is not reachable; nothing was kept.";
+    return;
+  }
+  const reply = await response.json().catch(() => ({}));
+  correctStatus.textContent = response.ok ? "Thank you: kept for review." : `Not kept: ${reply.error || `HTTP ${response.status}`}`;
+  if (response.ok) shownReceipt = null;
 }
 
 // Live predictions while the pen moves skip the previews; the final one, when it lifts, asks for them.
@@ -258,8 +296,11 @@ async function predict({ live = false } = {}) {
     showMessage(`Could not recognise the drawing: ${failure}`, true);
   } else {
     showAnswer(answer);
-    // Live answers come while the ink is still changing; only the final one is worth explaining.
-    if (!live && sentVersion === drawingVersion) whyButton.disabled = false;
+    // Live answers come while the ink is still changing; only the final one is worth explaining or correcting.
+    if (!live && sentVersion === drawingVersion) {
+      whyButton.disabled = false;
+      offerCorrection(answer);
+    }
   }
 }
 
@@ -275,6 +316,8 @@ function clearCanvas() {
 function drawingChanged() {
   drawingVersion++;
   explanationRequest = null;
+  shownReceipt = null;
+  correctForm.hidden = true;
   whyButton.disabled = true;
   hideExplanation();
 }
@@ -364,8 +407,10 @@ canvas.addEventListener("pointercancel", endStroke);
 document.getElementById("predict").addEventListener("click", () => predict());
 document.getElementById("clear").addEventListener("click", clearCanvas);
 whyButton.addEventListener("click", toggleExplanation);
+correctForm.addEventListener("submit", sendCorrection);
 document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLButtonElement && event.key === "Enter") return;
+  if (event.target instanceof HTMLInputElement) return;   // typing a correction
   if (event.key === "Enter" || event.key === "p") { event.preventDefault(); predict(); }
   if (event.key === "Escape" || event.key === "c" || event.key === "Delete") { event.preventDefault(); clearCanvas(); }
 });
