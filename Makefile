@@ -11,13 +11,13 @@ MNIST_DIR ?= ../mnist_data
 # root or with sudo) or names them, with the command that installs them, and stops the task.
 RUN_PACKAGES := python3-venv openjdk-17-jre-headless
 DATA_PACKAGES := python3-venv npm
-TEST_PACKAGES := $(RUN_PACKAGES) npm chromium
+TEST_PACKAGES := $(RUN_PACKAGES) npm chromium postgresql
 CONTAINER_PACKAGES := buildah debootstrap curl
 # podman plays the Kubernetes manifest; runc is the runtime that works in this sandbox, catatonit its pause binary.
 KUBE_PACKAGES := podman runc catatonit
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) bash scripts/system_packages.sh
 
-.PHONY: help run test test-fast test-training test-serving data train archive torchserve-start torchserve-stop bench bench-batching bench-canvas bench-numbers bench-strokes bench-explain bench-worker-cost load-test fuzz container-check kube-check \
+.PHONY: help run test test-fast test-training test-serving data train review finetune gate register promote rollback archive torchserve-start torchserve-stop bench bench-prepare bench-levers bench-batching bench-canvas bench-numbers bench-open-set leave-kinds-out bench-strokes bench-explain bench-worker-cost load-test fuzz container-check kube-check \
 	packages-run packages-data packages-test packages-container packages-kube
 
 help:
@@ -43,6 +43,26 @@ data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST 
 train: packages-data $(TRAIN_ENV)/.installed data  ## the full training recipe (about 40 min on 2 cores); writes model_store/
 	mkdir -p runs && $(TRAIN_PY) -m training.train --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR) 2>&1 | tee runs/train.log
 
+# Learning from corrections (docs/LIFECYCLE.md): review, fine-tune, gate, then roll out by version.
+review: $(SERVE_ENV)/.installed  ## accept what the rules allow, list what waits (runs/lifecycle/review.html); ACCEPT='1 2' REJECT='3' decide
+	$(SERVE_PY) -m lifecycle.review $(if $(ACCEPT),--accept $(ACCEPT)) $(if $(REJECT),--reject $(REJECT))
+
+finetune: packages-data $(TRAIN_ENV)/.installed $(SERVE_ENV)/.installed data  ## the accepted corrections + a replay of the training set -> runs/lifecycle/candidate
+	$(SERVE_PY) -m lifecycle.export_corrections
+	$(TRAIN_PY) -m training.finetune
+
+gate: $(SERVE_ENV)/.installed data  ## the candidate against the serving model; report in runs/lifecycle/candidate, non-zero on refusal
+	$(SERVE_PY) -m lifecycle.gate
+
+register: $(SERVE_ENV)/.installed  ## the passed candidate as version VERSION=2.0 of mnist beside the serving one (needs the model API)
+	$(SERVE_PY) -m lifecycle.rollout register --version $(VERSION)
+
+promote: $(SERVE_ENV)/.installed  ## make VERSION=2.0 TorchServe's default version
+	$(SERVE_PY) -m lifecycle.rollout promote --version $(VERSION)
+
+rollback: $(SERVE_ENV)/.installed  ## the default version back to the one the last promote replaced
+	$(SERVE_PY) -m lifecycle.rollout rollback
+
 archive: $(SERVE_ENV)/.installed  ## build model_store/mnist.mar from the sources
 	$(SERVE_PY) -m serving.archive
 
@@ -52,8 +72,14 @@ torchserve-start: packages-run $(SERVE_ENV)/.installed  ## start TorchServe alon
 torchserve-stop: $(SERVE_ENV)/.installed  ## stop TorchServe and wait until Java has exited
 	$(SERVE_PY) -m serving.torchserve stop
 
-bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark: in-process floor, TorchServe, Flask (docs/BENCHMARKS.md)
-	$(SERVE_PY) -m bench.benchmark --output docs/BENCHMARKS.md
+bench: packages-run $(SERVE_ENV)/.installed data  ## serving benchmark, 3 interleaved rounds: floor, peer, TorchServe, web front, CPU ms per request (docs/BENCHMARKS.md)
+	$(SERVE_PY) -m bench.benchmark --rounds 3 --output docs/BENCHMARKS.md
+
+bench-prepare: $(SERVE_ENV)/.installed data  ## where a request's CPU time goes in process, stage by stage, for each ink style
+	$(SERVE_PY) -m bench.prepare_profile
+
+bench-levers: packages-run $(SERVE_ENV)/.installed data  ## the stack's settings (batching, workers, metrics, GC, web threads) against the shipped ones (docs/BATCHING.md)
+	$(SERVE_PY) -m bench.serving_levers --rounds 3 --output docs/BATCHING.md
 
 bench-batching: packages-run $(SERVE_ENV)/.installed data  ## batchSize x maxBatchDelay x workers on the web path (docs/BATCHING.md)
 	$(SERVE_PY) -m bench.batching_grid --output docs/BATCHING.md
@@ -62,8 +88,14 @@ bench-canvas: packages-run $(SERVE_ENV)/.installed data  ## MNIST validation and
 	$(SERVE_PY) -m bench.canvas_benchmark --split validation
 	$(SERVE_PY) -m bench.canvas_benchmark --split test
 
-bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of 1-6 validation digits read exactly, and latency by symbol count
+bench-numbers: packages-run $(SERVE_ENV)/.installed data  ## numbers of validation digits by category (touching, broken...) read exactly, single digits cut, latency by symbol count
 	$(SERVE_PY) -m bench.number_benchmark
+
+bench-open-set: packages-run $(SERVE_ENV)/.installed data  ## non-digits of every family as canvases: the share answered "not a digit"
+	$(SERVE_PY) -m bench.open_set_benchmark
+
+leave-kinds-out: packages-data $(TRAIN_ENV)/.installed data  ## short models trained without some non-digit families, asked about those (about 15 min)
+	$(TRAIN_PY) -m training.leave_kinds_out
 
 bench-strokes: packages-test $(SERVE_ENV)/.installed data  ## headless Chromium draws validation digits as pen strokes on the page
 	$(SERVE_PY) -m bench.stroke_replay_benchmark

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from serving.settings import REPO_ROOT
 
-OUR_FOLDERS = ("bench", "deploy", "handler", "serving", "tests", "training", "web")
+OUR_FOLDERS = ("bench", "corrections", "deploy", "handler", "lifecycle", "serving", "tests", "training", "web")
 
 
 def python_files(folders=OUR_FOLDERS) -> list[Path]:
