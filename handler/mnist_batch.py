@@ -94,10 +94,14 @@ def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | N
         doubtful = doubtful_groups(outputs[request.rows()])
         if not doubtful or request.drawing.reason is not None:
             continue
-        candidates = request.drawing.segmentation.candidates(doubtful)
-        if len(candidates) == len(request.boxes):
-            continue  # nothing to cut or join: the first reading stands
-        symbols = request.drawing.fitted(candidates)
+        try:
+            candidates = request.drawing.segmentation.candidates(doubtful)
+            if len(candidates) == len(request.boxes):
+                continue  # nothing to cut or join: the first reading stands
+            symbols = request.drawing.fitted(candidates)
+        except Exception as error:  # noqa: BLE001 - one drawing's odd cut must not fail the batch
+            log.warning("second pass skipped: %s: %s", type(error).__name__, error)
+            continue  # the first reading stands
         replaced = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols, request.want_preview,
                                       request.target)
         request.first_row, request.boxes, request.spans, request.wholes = (replaced.first_row, replaced.boxes,

@@ -105,3 +105,18 @@ def test_cpu_workers_serve_the_int8_file_where_the_x86_kernels_are():
     assert model_file(SERIALIZED_MODEL, cpu, ["qnnpack", "x86", "fbgemm"]) == INT8_MODEL
     assert model_file(SERIALIZED_MODEL, cpu, ["qnnpack"]) == SERIALIZED_MODEL
     assert model_file(SERIALIZED_MODEL, gpu, ["qnnpack", "x86"]) == SERIALIZED_MODEL
+
+
+def test_a_second_pass_that_fails_on_one_drawing_leaves_its_first_reading_and_the_others_alone(monkeypatch):
+    digits = dict(one_of_each_digit())
+    touching = ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10))
+    batch = prepare_batch([{"body": touching}, {"body": touching}])
+    broken = batch.requests[0].drawing
+
+    def fails(candidates):
+        raise ValueError("a cut part vanished")
+
+    monkeypatch.setattr(broken, "fitted", fails)
+    outputs = read_batch(batch, not_sure_of_anything)
+    assert batch.requests[0].first_row == 0 and len(batch.requests[0].boxes) == 1
+    assert batch.requests[1].first_row == 2 and len(outputs) == len(batch.pixels) > 2
