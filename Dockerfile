@@ -26,6 +26,7 @@ RUN python3 -m pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url $
       -r requirements/serve.txt
 
 COPY --chown=app:app config.properties ./
+COPY --chown=app:app corrections corrections
 COPY --chown=app:app handler handler
 COPY --chown=app:app model_store/mnist_resnet.pt model_store/mnist_resnet_int8.pt model_store/
 COPY --chown=app:app serving serving
