@@ -9,9 +9,10 @@ import subprocess
 
 import pytest
 
-from corrections.store import Limits, NewCorrection, add_correction, count, open_store
+from corrections.store import Limits, NewCorrection, add_correction, open_store
 from lifecycle import export_corrections, gate, review, rollout
 from serving.settings import INT8_MODEL, REPO_ROOT, SERIALIZED_MODEL, TRAIN_PYTHON
+from tests.fixtures.corrections_store import stored
 
 
 @pytest.fixture
@@ -24,13 +25,6 @@ def store_url(tmp_path):
     engine.dispose()
     return url
 
-
-def stored(url: str) -> dict[str, int]:
-    engine = open_store(url)
-    try:
-        return count(engine)
-    finally:
-        engine.dispose()
 
 
 def test_a_review_naming_an_unknown_id_changes_nothing(store_url, tmp_path, capsys):

@@ -11,8 +11,9 @@ import pytest
 from bench.canvas_png import canvas_png, ink_png, number_canvas
 from bench.loadgen import web_app
 from bench.mnist_samples import non_digit_drawings, one_of_each_digit
-from corrections.store import count, open_store, with_status
+from corrections.store import open_store, with_status
 from handler.mnist_contract import MODEL_VERSION_HEADER
+from tests.fixtures.corrections_store import stored
 from web.receipts import RECEIPT_HEADER
 
 DIGITS = dict(one_of_each_digit())
@@ -43,13 +44,6 @@ def correct(client, body, address: str = "203.0.113.7", content_type: str = "app
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post("/corrections", data=data, content_type=content_type, environ_base={"REMOTE_ADDR": address})
 
-
-def stored(store_url: str) -> dict[str, int]:
-    engine = open_store(store_url)
-    try:
-        return count(engine)
-    finally:
-        engine.dispose()
 
 
 def test_a_correction_keeps_the_drawing_answer_version_and_correction(client, store_url):
