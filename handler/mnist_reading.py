@@ -30,24 +30,26 @@ PART_SURE = 0.9
 FLOOR = 1e-6
 
 
+def digit_probability(outputs: torch.Tensor) -> torch.Tensor:
+    """Per row of the served model's (N, 11) outputs, P it is a digit times P of its likeliest digit."""
+    return outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1])
+
+
 def candidate_scores(outputs: torch.Tensor) -> torch.Tensor:
     """Per candidate, log P of its likeliest answer: a digit (P it is a digit times P of that
     digit) or, weighted down, not a digit. ``outputs`` are the served model's (N, 11) rows."""
-    digits, not_a_digit = outputs[:, :-1], outputs[:, -1]
-    best_digit = digits.max(dim=1).values * (1 - not_a_digit)
-    return torch.maximum(best_digit, NOT_A_DIGIT_WEIGHT * not_a_digit).clamp_min(FLOOR).log()
+    return torch.maximum(digit_probability(outputs), NOT_A_DIGIT_WEIGHT * outputs[:, -1]).clamp_min(FLOOR).log()
 
 
 def doubtful_groups(outputs: torch.Tensor) -> set[int]:
     """The groups (rows of ``outputs``, one per group read whole) not surely one digit."""
-    best_digit = outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1])
-    return set(torch.nonzero(best_digit < SURE).flatten().tolist())
+    return set(torch.nonzero(digit_probability(outputs) < SURE).flatten().tolist())
 
 
 def best_reading(spans: list[tuple[int, int]], wholes: list[bool], outputs: torch.Tensor) -> list[int]:
     """The candidates (indices into ``spans``) of the most probable reading, left to right. A
     candidate that is not a whole group (``wholes``) counts only if it is surely a digit."""
-    sure = outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1]) >= PART_SURE
+    sure = digit_probability(outputs) >= PART_SURE
     scores = torch.where(sure | torch.tensor(wholes), candidate_scores(outputs) + SYMBOL_PRIOR, -math.inf).tolist()
     parts = max(stop for _, stop in spans)
     best = [0.0] + [-math.inf] * parts
