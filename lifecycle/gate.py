@@ -45,15 +45,15 @@ GATE_RULES = (
 )
 # Numbers per category of bench/number_cases.py (separate, touching, broken, ...), as make bench-numbers reads them.
 NUMBERS_PER_CATEGORY, QUICK_NUMBERS_PER_CATEGORY = 40, 8
-QUICK_TEST_IMAGES, QUICK_NON_DIGITS = 2000, 500
+QUICK_NON_DIGITS = 500
 NUMBERS_SEED = 21
 
 
 def gate_data(quick: bool, corrections: Path) -> dict:
     """Every set the two models are measured on, built once."""
     mnist = load_mnist()
-    count = QUICK_TEST_IMAGES if quick else len(mnist.test_labels)
-    test, labels = mnist.test_images[:count], mnist.test_labels[:count]
+    # Always the whole test set: on fewer digits the 0.05-point bound is a single digit, and chance decides.
+    test, labels = mnist.test_images, mnist.test_labels
     strokes, _ = canvas_variants(test.numpy(), RENDERING_SEEDS["test"])
     drawn_count, drawn_seed = NON_DIGITS["report"]
     valid_images, valid_labels = validation_digits()
@@ -87,10 +87,15 @@ def figures(model_path: Path, data: dict) -> dict[str, float]:
     }
 
 
+# Figures are shares of whole counts: 1976/2000 is exactly 0.05 points below 1977/2000, and a
+# floating-point rounding must not fail a candidate that is on its bound.
+ROUNDING_SLACK = 1e-9
+
+
 def judged(serving: dict[str, float], candidate: dict[str, float]) -> list[dict]:
     verdicts = []
     for name, direction, points in GATE_RULES:
-        allowance = points / 100
+        allowance = points / 100 + ROUNDING_SLACK
         before, after = serving[name], candidate[name]
         passed = {"at least": after >= before - allowance, "at most": after <= before + allowance,
                   "better than": after > before}[direction]  # NaN never passes
@@ -114,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the folder training.finetune wrote")
     parser.add_argument("--serving", type=Path, default=INT8_MODEL, help="the int8 model served now")
     parser.add_argument("--corrections", type=Path, default=CORRECTIONS_FILE)
-    parser.add_argument("--quick", action="store_true", help="smaller sets, for the end-to-end test")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer numbers and non-digits (the whole test set still), for the end-to-end test")
     args = parser.parse_args(argv)
     candidate_model = int8_file(args.candidate / SERIALIZED_MODEL.name)
     missing = [str(p) for p in (candidate_model, args.serving, args.corrections) if not p.is_file()]

@@ -3,7 +3,7 @@
 review rules run; the model is fine-tuned on what they accepted and gated. Then the worst case:
 a reviewer who accepts every correction, fine-tuned and gated the same way.
 
-    python -m lifecycle.poisoning [--attacks 500] [--out runs/lifecycle/poisoning]
+    python -m lifecycle.poisoning [--attacks 500] [--out runs/lifecycle/poisoning] [--cases ...]
 
 The attacker draws MNIST test digits (the set the gate measures on, the worst place to be hit)
 and is clever about the rules: half of the labels are the model's own second choice, the other
@@ -37,6 +37,7 @@ from web.receipts import RECEIPT_HEADER
 PLACEMENTS = ((180, 20, 60), (180, 40, 80), (180, 60, 30))
 ATTACK_DIGITS_FROM = 5000  # the attacker's drawings: MNIST test digits from here on
 HONEST_SEARCH = 1500  # validation digits searched for the ones the service misreads
+CASES = ("after_rules", "everything_accepted")  # what is fine-tuned: what the rules accepted, or everything
 
 
 def quoted(client, image: bytes) -> tuple[dict, dict] | None:
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attacks", type=int, default=500)
     parser.add_argument("--out", type=Path, default=LIFECYCLE_DIR / "poisoning")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES, help="which to fine-tune and gate")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     store_url = f"sqlite:///{args.out / 'corrections.sqlite'}"
@@ -123,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         review(store, {i: ("accepted", rule) for i, rule in accepted.items()})
     store.dispose()
     print(json.dumps(result))
-    result["after_rules"] = fine_tune_and_gate(store_url, args.out / "after_rules")
-    store = open_store(store_url)
-    review(store, {c.id: ("accepted", "everything") for c in with_status(store, "pending")})
-    store.dispose()
-    result["everything_accepted"] = fine_tune_and_gate(store_url, args.out / "everything_accepted")
+    if "after_rules" in args.cases:
+        result["after_rules"] = fine_tune_and_gate(store_url, args.out / "after_rules")
+    if "everything_accepted" in args.cases:
+        store = open_store(store_url)
+        review(store, {c.id: ("accepted", "everything") for c in with_status(store, "pending")})
+        store.dispose()
+        result["everything_accepted"] = fine_tune_and_gate(store_url, args.out / "everything_accepted")
     (args.out / "poisoning.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0

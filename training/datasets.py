@@ -20,15 +20,15 @@ from training.non_digits import FAMILIES, non_digits
 
 QUICK_TRAIN_IMAGES = 512
 QUICK_TEST_IMAGES = 1000
+# A smaller run draws one generated non-digit and one digit pair per this many training digits.
+QUICK_DIGITS_PER_DRAWN = 8
 # Each split's canvas renderings from its own seed.
 RENDERING_SEEDS = {"train": 10, "valid": 11, "test": 12}
 # Generated non-digits per split (count, seed), every family in turn; "report" is held out from
 # everything and reported per family.
 NON_DIGITS = {"train": (9000, 1), "valid": (1500, 2), "report": (3000, 3)}
-QUICK_NON_DIGITS = {"train": (64, 1), "valid": (64, 2), "report": (64, 3)}
 # Touching and overlapping pairs of the split's own digits, labelled "not a digit" (count, seed).
 PAIRS = {"train": (5000, 4), "valid": (1000, 5), "report": (1000, 6)}
-QUICK_PAIRS = {"train": (64, 4), "valid": (64, 5), "report": (64, 6)}
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,30 @@ def not_a_digit_labels(images: torch.Tensor) -> torch.Tensor:
     return torch.full((len(images),), NOT_A_DIGIT, dtype=torch.long)
 
 
-def build_sets(mnist: Mnist, quick: bool = False) -> RunSets:
+def smaller(counts: dict[str, tuple[int, int]], train_images: int) -> dict[str, tuple[int, int]]:
+    """The (count, seed) of each split of a smaller run of ``train_images`` training digits."""
+    return {split: (train_images // QUICK_DIGITS_PER_DRAWN, seed) for split, (_, seed) in counts.items()}
+
+
+def build_sets(mnist: Mnist, train_images: int | None = None) -> RunSets:
+    """Every set of a run: the whole training split, or (for quick runs) its first ``train_images``
+    digits, half as many validation digits, QUICK_TEST_IMAGES test digits and fewer drawings."""
     train_index, valid_index = mnist.train_valid_split()
     test_images, test_labels = mnist.test_images, mnist.test_labels
-    if quick:
-        train_index, valid_index = train_index[:QUICK_TRAIN_IMAGES], valid_index[:QUICK_TRAIN_IMAGES // 2]
+    drawn_counts, pair_counts = NON_DIGITS, PAIRS
+    if train_images is not None:
+        train_index, valid_index = train_index[:train_images], valid_index[:train_images // 2]
         test_images, test_labels = test_images[:QUICK_TEST_IMAGES], test_labels[:QUICK_TEST_IMAGES]
+        drawn_counts, pair_counts = smaller(NON_DIGITS, train_images), smaller(PAIRS, train_images)
     train_digits, valid_digits = mnist.train_images[train_index].numpy(), mnist.train_images[valid_index].numpy()
     train_strokes, train_reweighted = canvas_variants(train_digits, RENDERING_SEEDS["train"])
     valid_strokes, _ = canvas_variants(valid_digits, RENDERING_SEEDS["valid"])
     test_strokes, _ = canvas_variants(test_images.numpy(), RENDERING_SEEDS["test"])
-    drawn = {split: non_digits(count, seed) for split, (count, seed) in (QUICK_NON_DIGITS if quick else NON_DIGITS).items()}
+    drawn = {split: non_digits(count, seed) for split, (count, seed) in drawn_counts.items()}
     digits_of = {"train": np.stack([train_digits, train_strokes, train_reweighted]), "valid": valid_strokes[None],
                  "report": test_strokes[None]}
     pairs = {split: digit_pairs(digits_of[split], count, seed)
-             for split, (count, seed) in (QUICK_PAIRS if quick else PAIRS).items()}
+             for split, (count, seed) in pair_counts.items()}
     train_renderings = np.concatenate([digits_of["train"], np.broadcast_to(drawn["train"], (3, *drawn["train"].shape)),
                                        pairs["train"]], axis=1)
     every_family = len(FAMILIES)

@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
-    sets = build_sets(load_mnist(args.data_dir, args.source), args.quick)
+    sets = build_sets(load_mnist(args.data_dir, args.source), QUICK_TRAIN_IMAGES if args.quick else None)
     timings["data, canvas renderings and non-digits"] = time.perf_counter() - started
     print(f"data: {len(sets.train_labels)} training images (non-digits included), {len(sets.valid_labels)} "
           f"validation digits, {len(sets.test_labels)} test digits")

@@ -28,9 +28,6 @@ from web.receipts import RECEIPT_HEADER
 # Where each misread digit is drawn on the canvas (box, top, left): three people drawing it alike.
 PLACEMENTS = ((180, 20, 60), (180, 40, 80), (180, 60, 30))
 MISREAD_DIGITS = 6
-# Fine-tuning steps on the recipe's quick sets: at 100 and 300 the 512-image replay already cost the
-# canvas-style test 3-4 of 2,000 digits and the gate refused (rightly); fewer steps move the model less.
-FINETUNE_STEPS = 30
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +123,7 @@ def test_corrections_become_a_version_that_is_canaried_promoted_and_rolled_back(
 
     exported, candidate = tmp_path / "corrections.npz", tmp_path / "candidate"
     assert export_corrections.main(["--database-url", store_url, "--out", str(exported)]) == 0
-    subprocess.run([str(TRAIN_PYTHON), "-m", "training.finetune", "--quick", "--steps", str(FINETUNE_STEPS),
+    subprocess.run([str(TRAIN_PYTHON), "-m", "training.finetune", "--quick",
                     "--corrections", str(exported), "--candidate", str(candidate)], cwd=REPO_ROOT, check=True)
     assert (candidate / "MODEL_CARD_DIFF.md").is_file() and (candidate / "mnist_resnet_int8.pt").is_file()
     passed = gate.main(["--candidate", str(candidate), "--corrections", str(exported), "--quick"])
