@@ -63,6 +63,26 @@ def number_canvas(digits: list[np.ndarray], height: int = 150, gap: int | list[i
     return canvas
 
 
+def with_decimal_point(canvas: np.ndarray, radius: int) -> np.ndarray:
+    """``canvas`` (two digits apart, bottoms aligned) with a round dot low in the gap between them."""
+    inked = np.flatnonzero(canvas.max(axis=0) > 25)
+    gap = inked[np.argmax(np.diff(inked))] + np.diff(inked).max() // 2
+    bottom = np.flatnonzero(canvas.max(axis=1) > 25)[-1]
+    rows, cols = np.ogrid[:canvas.shape[0], :canvas.shape[1]]
+    canvas = canvas.copy()
+    canvas[(rows - (bottom - radius)) ** 2 + (cols - gap) ** 2 <= radius ** 2] = 255
+    return canvas
+
+
+def with_minus_sign(canvas: np.ndarray, width: int = 40, thickness: int = 12, gap: int = 20) -> np.ndarray:
+    """``canvas`` with room on its left and a dash there at mid-height, ``gap`` before the digits."""
+    canvas = np.pad(canvas, ((0, 0), (width + gap + 10, 0)))
+    inked_rows = np.flatnonzero(canvas.max(axis=1) > 25)
+    middle = (inked_rows[0] + inked_rows[-1]) // 2
+    first_ink = np.flatnonzero(canvas.max(axis=0) > 25)[0]
+    canvas[middle - thickness // 2:middle + (thickness + 1) // 2, first_ink - gap - width:first_ink - gap] = 255
+    return canvas
+
 def ink_png(ink: np.ndarray, ink_rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes:
     """(H, W) ink in 0-255 as a canvas PNG: ``ink_rgb`` strokes whose alpha is the ink, on transparent."""
     canvas = np.zeros((*ink.shape, 4), dtype=np.uint8)

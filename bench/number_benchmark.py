@@ -5,11 +5,11 @@ and what more symbols cost.
 
 Accuracy: numbers of MNIST **validation** digits (never the test set) in each category of
 ``bench/number_cases`` (apart, tight, touching, overlapping, broken, slanted, mixed heights, 5-8
-digits; five ink styles), read through the handler's own modules in this process (payload →
-preprocessing and segmentation → forward passes → reading → answer), exactly as a TorchServe
-worker reads them. Single digits: the 10,000 MNIST test digits each drawn alone on a canvas, and
-how many are answered as two or more symbols (a digit cut in two); the test set chooses nothing,
-it only reports.
+digits, a decimal point between two digits, a minus sign before them; five ink styles), read
+through the handler's own modules in this process (payload → preprocessing and segmentation →
+forward passes → reading → answer), exactly as a TorchServe worker reads them. Single digits: the
+10,000 MNIST test digits each drawn alone on a canvas, and how many are answered as two or more
+symbols (a digit cut in two); the test set chooses nothing, it only reports.
 
 Latency: canvases of 1, 4 and 8 symbols posted one at a time to a private TorchServe.
 """
@@ -29,7 +29,7 @@ import torch
 from bench.canvas_png import ink_png, number_canvas
 from bench.loadgen import post
 from bench.mnist_samples import mnist_test_set
-from bench.number_cases import CATEGORIES, number_cases, single_digit_canvas
+from bench.number_cases import CATEGORIES, number_cases, single_digit_canvas, written
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from serving.settings import INT8_MODEL
 from serving.torchserve import scratch_instance
@@ -63,7 +63,7 @@ def accuracy_by_category(model, images: np.ndarray, labels: np.ndarray, per_cate
     right, total = Counter(), Counter()
     for case, answer in zip(cases, answers):
         total[case.category] += 1
-        right[case.category] += answer.get("number") == case.digits and answer.get("is_digit", False)
+        right[case.category] += written(answer) == case.written
     return {category: right[category] / total[category] for category in CATEGORIES}
 
 

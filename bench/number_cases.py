@@ -14,9 +14,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from bench.canvas_png import number_canvas, styled_ink
+from bench.canvas_png import number_canvas, styled_ink, with_decimal_point, with_minus_sign
 
-CATEGORIES = ("separate", "tight", "touching", "overlapping", "broken", "slanted", "mixed heights", "long")
+CATEGORIES = ("separate", "tight", "touching", "overlapping", "broken", "slanted", "mixed heights", "long",
+              "decimal point", "minus sign")
 INK_STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent", "pencil on paper")
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 INK_LEVEL = 25
@@ -25,8 +26,14 @@ INK_LEVEL = 25
 @dataclass
 class NumberCase:
     category: str
-    digits: str
+    written: str  # the digits, and a "." or "-" where one was written
     png: bytes
+
+
+def written(answer: dict) -> str:
+    """What an answer read: each symbol's digit, its mark (a "." or "-"), or "?" for anything else."""
+    return "".join(symbol.get("mark") or (str(symbol["digit"]) if symbol["is_digit"] else "?")
+                   for symbol in answer.get("digits", []))
 
 
 def pieces_of(canvas: np.ndarray) -> int:
@@ -59,14 +66,26 @@ def number_case(category: str, images: np.ndarray, labels: np.ndarray, rng: np.r
             digits = [slanted(d, angle) for d in digits]
         elif category == "mixed heights":
             heights = [int(height * rng.uniform(0.7, 1.0)) for _ in digits]
+        elif category == "decimal point":
+            point = int(rng.integers(length - 1))
+            gaps[point] = int(rng.uniform(0.3, 0.4) * height)  # the widest gap: the point goes there
         canvas = number_canvas(digits, height=height, gap=gaps, jitter=int(0.05 * height), broken=broken,
                                heights=heights, seed=int(rng.integers(1 << 30)))
+        text = "".join(str(int(labels[i])) for i in picked)
+        if category == "decimal point":
+            canvas = with_decimal_point(canvas, radius=max(2, int(rng.uniform(0.03, 0.06) * height)))
+            text = text[:point + 1] + "." + text[point + 1:]
+        elif category == "minus sign":
+            canvas = with_minus_sign(canvas, width=int(rng.uniform(0.2, 0.4) * height),
+                                     thickness=max(3, int(rng.uniform(0.05, 0.1) * height)),
+                                     gap=int(rng.uniform(0.1, 0.25) * height))
+            text = "-" + text
         touching = pieces_of(canvas) < length
         # A touching or overlapping case must touch; every other case must be written apart.
         if touching == (category in ("touching", "overlapping")) or category in ("broken", "slanted", "mixed heights"):
             break
     style = INK_STYLES[int(rng.integers(len(INK_STYLES)))]
-    return NumberCase(category, "".join(str(int(labels[i])) for i in picked), styled_ink(canvas, style))
+    return NumberCase(category, text, styled_ink(canvas, style))
 
 
 def number_cases(images: np.ndarray, labels: np.ndarray, per_category: int, seed: int) -> list[NumberCase]:

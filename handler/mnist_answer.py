@@ -11,17 +11,25 @@ import torch
 TOP_K = 3
 
 
-def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple[int, int, int, int]) -> dict:
-    """One written symbol: its most likely digit (the best guess even when it is no digit), and whether it is one."""
+MARK_NAMES = {".": "a decimal point", "-": "a minus sign"}
+
+
+def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple[int, int, int, int],
+                    mark: str | None = None) -> dict:
+    """One written symbol: its most likely digit (the best guess even when it is no digit), and whether
+    it is one; a ``mark`` (a decimal point, a minus sign: its shape and place say so) is none."""
     probabilities, not_a_digit = output[:-1], output[-1]
     confidence, digit = probabilities.max(dim=0)
-    return {
+    symbol = {
         "digit": int(digit),
         "confidence": round(float(confidence), 6),
         "probabilities": [round(float(p), 6) for p in probabilities],
-        "is_digit": bool(not_a_digit < non_digit_threshold),
+        "is_digit": bool(not_a_digit < non_digit_threshold) and mark is None,
         "box": list(box),
     }
+    if mark is not None:
+        symbol["mark"] = mark
+    return symbol
 
 
 def top_digits(probabilities: list[float]) -> list[dict]:
@@ -30,6 +38,9 @@ def top_digits(probabilities: list[float]) -> list[dict]:
 
 
 def not_a_digit_reason(symbols: list[dict]) -> str:
+    marks = [MARK_NAMES[symbol["mark"]] for symbol in symbols if "mark" in symbol]
+    if marks:
+        return f"the number holds {' and '.join(marks)}: only digits are read"
     if len(symbols) == 1:
         return "that doesn't look like a digit"
     others = sum(not symbol["is_digit"] for symbol in symbols)

@@ -30,6 +30,7 @@ class PreparedRequest:
     boxes: list[tuple[int, int, int, int]]      # one per candidate symbol
     spans: list[tuple[int, int]]                # the parts of the drawing each candidate covers
     wholes: list[bool]                          # whether each candidate is one whole group of ink
+    marks: list[str | None]                     # each candidate's mark (a decimal point, a minus), if any
     want_preview: bool
     target: int | None                          # the digit to explain, if the client named one
 
@@ -37,7 +38,7 @@ class PreparedRequest:
     def of(cls, drawing: Drawing, first_row: int, symbols: list[FittedSymbol], want_preview: bool,
            target: int | None) -> PreparedRequest:
         return cls(drawing, first_row, [s.box for s in symbols], [s.span for s in symbols],
-                   [s.whole for s in symbols], want_preview, target)
+                   [s.whole for s in symbols], [s.mark for s in symbols], want_preview, target)
 
     def rows(self) -> slice:
         return slice(self.first_row, self.first_row + len(self.boxes))
@@ -104,8 +105,8 @@ def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | N
             continue  # the first reading stands
         replaced = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols, request.want_preview,
                                       request.target)
-        request.first_row, request.boxes, request.spans, request.wholes = (replaced.first_row, replaced.boxes,
-                                                                           replaced.spans, replaced.wholes)
+        request.first_row, request.boxes, request.spans, request.wholes, request.marks = (
+            replaced.first_row, replaced.boxes, replaced.spans, replaced.wholes, replaced.marks)
         added.extend(symbol.pixels for symbol in symbols)
     if not added:
         return None
@@ -131,7 +132,9 @@ def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_
     for position, request in batch.requests.items():
         symbols = []
         for row in request.reading(outputs):
-            symbol = describe_symbol(outputs[row], non_digit_threshold, request.boxes[row - request.first_row])
+            candidate = row - request.first_row
+            symbol = describe_symbol(outputs[row], non_digit_threshold, request.boxes[candidate],
+                                     request.marks[candidate])
             if request.want_preview:
                 symbol["preview"] = preview_png(batch.pixels[row])
             symbols.append(symbol)

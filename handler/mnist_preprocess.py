@@ -320,6 +320,7 @@ class FittedSymbol:
     box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive) in the client's image pixels
     span: tuple[int, int] = (0, 1)  # the drawing's parts it covers (mnist_segment)
     whole: bool = True              # one group of ink, uncut
+    mark: str | None = None         # a decimal point or minus sign (mnist_segment): no digit, whatever is read
 
 
 @dataclass
@@ -341,13 +342,12 @@ class Drawing:
             box = (int((left + origin_x) * scale_x), int((top + origin_y) * scale_y),
                    int(np.ceil((right + origin_x) * scale_x)), int(np.ceil((bottom + origin_y) * scale_y)))
             fitted.append(FittedSymbol(torch.from_numpy(mnist_style(candidate.symbol.ink)).unsqueeze(0), box,
-                                       (candidate.first, candidate.stop), candidate.whole))
+                                       (candidate.first, candidate.stop), candidate.whole, candidate.mark))
         return fitted
 
     def wholes(self) -> list[FittedSymbol]:
         """Each group of ink as one symbol, fitted: the first reading tried."""
         return self.fitted(self.segmentation.wholes())
-
 
 
 def read_drawing(data: bytes) -> Drawing:

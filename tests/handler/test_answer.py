@@ -57,3 +57,14 @@ def test_a_drawing_of_too_many_marks_is_no_number_whatever_its_one_symbol_reads_
     answer = request_answer([eight], reason="the drawing has 55 separate marks")
     assert answer["is_digit"] is False and answer["number"] == "" and "digit" not in answer
     assert answer["reason"] == "the drawing has 55 separate marks" and answer["digits"][0]["is_digit"] is False
+
+
+def test_a_decimal_point_is_listed_as_no_digit_whatever_the_model_reads_and_named_in_the_reason():
+    zero_logits = [5.0] + [0.0] * 9
+    point = describe_symbol(torch.cat([torch.softmax(torch.tensor(zero_logits), 0), torch.tensor([0.0])]),
+                            THRESHOLD, BOX, mark=".")
+    assert point["mark"] == "." and not point["is_digit"] and point["digit"] == 0
+    answer = request_answer([symbol(list(range(10)), 0.0), point, symbol(list(range(10)), 0.0)])
+    assert answer["number"] == "99" and not answer["is_digit"] and len(answer["digits"]) == 3
+    assert "decimal point" in answer["reason"] and "digit" not in answer
+    assert "mark" not in symbol(list(range(10)), 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.canvas_png import canvas_png, ink_png, number_canvas
+from bench.canvas_png import canvas_png, ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import one_of_each_digit
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from handler.mnist_device import choose_device, int8_file, model_file
@@ -78,6 +78,22 @@ def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model(
         with torch.inference_mode():
             (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
         assert answer["number"] == number and answer["is_digit"], (number, answer["number"])
+
+
+def test_a_decimal_point_and_a_minus_sign_are_listed_as_no_digits_by_the_shipped_model():
+    digits = dict(one_of_each_digit())
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+    canvases = {"3.5": with_decimal_point(number_canvas([digits[3], digits[5]], height=150, gap=40), 10),
+                "-42": with_minus_sign(number_canvas([digits[4], digits[2]], height=150, gap=40))}
+    for written, canvas in canvases.items():
+        batch = prepare_batch([{"body": ink_png(canvas)}])
+        with torch.inference_mode():
+            (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
+        read = "".join(symbol.get("mark", str(symbol["digit"])) for symbol in answer["digits"])
+        assert read == written and answer["number"] == "".join(filter(str.isdigit, written)), answer
+        assert not answer["is_digit"] and "only digits are read" in answer["reason"]
+        assert [symbol["is_digit"] for symbol in answer["digits"]] == [symbol.get("mark") is None
+                                                                       for symbol in answer["digits"]]
 
 
 def test_an_exception_of_any_kind_on_one_request_stays_that_requests_400():

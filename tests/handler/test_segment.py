@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from bench.canvas_png import ink_png, number_canvas
+from bench.canvas_png import ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from handler.mnist_preprocess import image_to_symbols, read_drawing
 from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS
@@ -139,3 +139,29 @@ def question_mark() -> bytes:
 def test_the_dot_of_a_question_mark_stays_with_its_hook():
     (symbol,) = image_to_symbols(question_mark())
     assert symbol.box[3] >= 236  # the box reaches down to the dot
+
+
+def test_a_decimal_point_between_digits_is_a_symbol_of_its_own_even_as_small_as_a_speck():
+    for radius in (10, 5):  # a pen dot, and one so small that it is a speck beside a 0
+        canvas = with_decimal_point(number_canvas([DIGITS[0], DIGITS[5]], height=150, gap=40), radius)
+        segmentation = read_drawing(ink_png(canvas)).segmentation
+        assert [candidate.mark for candidate in segmentation.wholes()] == [None, ".", None], radius
+        candidates = segmentation.candidates({0, 1, 2})
+        (point,) = [c for c in candidates if c.mark == "."]
+        assert point.stop == point.first + 1  # the point is one part, and no other candidate holds it
+        assert not any(c.first <= point.first < c.stop for c in candidates if c is not point)
+
+
+def test_a_minus_sign_before_a_number_is_a_symbol_of_its_own():
+    canvas = with_minus_sign(number_canvas([DIGITS[4], DIGITS[2]], height=150, gap=40))
+    assert [candidate.mark for candidate in read_drawing(ink_png(canvas)).segmentation.wholes()] == ["-", None, None]
+
+
+def test_a_dot_after_the_last_digit_or_a_bar_at_the_top_is_no_mark():
+    lifted_bar = read_drawing(five_with_its_bar_lifted()).segmentation
+    assert len(lifted_bar.groups) == 1 and not lifted_bar.marks
+    canvas = number_canvas([DIGITS[3], DIGITS[1]], height=150, gap=40)
+    canvas = np.pad(canvas, ((0, 0), (0, 60)))
+    canvas[170:180, -50:-40] = 255  # a pen tap after the number, low: no decimal point ends a number
+    assert not read_drawing(ink_png(canvas)).segmentation.marks
+

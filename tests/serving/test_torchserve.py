@@ -11,7 +11,7 @@ import pytest
 import requests
 import torch
 
-from bench.canvas_png import canvas_png, ink_png, number_canvas
+from bench.canvas_png import canvas_png, ink_png, number_canvas, with_decimal_point
 from bench.loadgen import worker_pids
 from bench.mnist_samples import mnist_test_set, non_digit_drawings, one_of_each_digit
 from handler.mnist_preprocess import image_to_symbols
@@ -156,13 +156,17 @@ def test_a_number_is_read_left_to_right_with_a_box_per_digit(torchserve):
     assert lefts == sorted(lefts) and all(symbol["box"][2] <= canvas.shape[1] for symbol in answer["digits"])
 
 
-def test_a_touching_pair_is_two_digits_and_a_question_mark_is_no_digit(torchserve):
+def test_a_touching_pair_is_two_digits_a_question_mark_no_digit_and_a_decimal_point_a_mark(torchserve):
     digits = dict(one_of_each_digit())
     touching = ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10))
     pair = requests.post(torchserve.predictions_url(), data=touching, timeout=10).json()
     assert pair["number"] == "48" and len(pair["digits"]) == 2, pair["number"]
     question = requests.post(torchserve.predictions_url(), data=NON_DIGITS["question mark"], timeout=10).json()
     assert question["is_digit"] is False and len(question["digits"]) == 1  # the dot stays with its hook
+    point = ink_png(with_decimal_point(number_canvas([digits[3], digits[5]], height=150, gap=40), 10))
+    decimal = requests.post(torchserve.predictions_url(), data=point, timeout=10).json()
+    assert [symbol.get("mark") for symbol in decimal["digits"]] == [None, ".", None] and decimal["number"] == "35"
+    assert decimal["is_digit"] is False and "decimal point" in decimal["reason"]
 
 
 def test_drawings_that_are_not_digits_are_a_200_that_says_so(torchserve):

@@ -161,7 +161,7 @@ function drawBoxes(symbols) {
     box.style.top = percent(top / canvas.height);
     box.style.width = percent((right - left) / canvas.width);
     box.style.height = percent((bottom - top) / canvas.height);
-    box.dataset.digit = symbol.is_digit ? String(symbol.digit) : "?";
+    box.dataset.digit = symbol.is_digit ? String(symbol.digit) : symbol.mark || "?";
     return box;
   }));
 }
@@ -180,7 +180,8 @@ function listSymbols(symbols) {
       button.appendChild(image);
     }
     const label = document.createElement("span");
-    label.textContent = symbol.is_digit ? `${symbol.digit} · ${percent(symbol.confidence)}` : "not a digit";
+    label.textContent = symbol.is_digit ? `${symbol.digit} · ${percent(symbol.confidence)}`
+      : symbol.mark ? `"${symbol.mark}": not a digit` : "not a digit";
     button.appendChild(label);
     button.addEventListener("click", () => selectSymbol(index));
     item.appendChild(button);
