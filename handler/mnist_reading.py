@@ -49,6 +49,8 @@ def doubtful_groups(outputs: torch.Tensor) -> set[int]:
 def best_reading(spans: list[tuple[int, int]], wholes: list[bool], outputs: torch.Tensor) -> list[int]:
     """The candidates (indices into ``spans``) of the most probable reading, left to right. A
     candidate that is not a whole group (``wholes``) counts only if it is surely a digit."""
+    if spans == [(part, part + 1) for part in range(len(spans))]:
+        return list(range(len(spans)))  # one candidate per part (a first reading): nothing to choose
     sure = digit_probability(outputs) >= PART_SURE
     scores = torch.where(sure | torch.tensor(wholes), candidate_scores(outputs) + SYMBOL_PRIOR, -math.inf).tolist()
     parts = max(stop for _, stop in spans)

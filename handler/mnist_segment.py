@@ -265,13 +265,25 @@ def parts_of(group: Piece, line_height: int) -> list[Piece]:
     return parts
 
 
+def grown_by_one(mask: np.ndarray) -> np.ndarray:
+    """``mask`` and its 8 neighbours of each pixel: a 3x3 dilation, done as one step down the rows
+    and one across the columns (a square is separable), a few times faster than scipy's for a box."""
+    rows = mask.copy()
+    rows[1:] |= mask[:-1]
+    rows[:-1] |= mask[1:]
+    grown = rows.copy()
+    grown[:, 1:] |= rows[:, :-1]
+    grown[:, :-1] |= rows[:, 1:]
+    return grown
+
+
 def symbol_of(piece: Piece, ink: np.ndarray) -> Symbol:
     # One pixel more each way keeps the anti-aliased edge of the strokes, which is below the threshold.
     top, left = max(piece.top - 1, 0), max(piece.left - 1, 0)
     window = (slice(top, piece.bottom + 1), slice(left, piece.right + 1))
     own = np.zeros(ink[window].shape, dtype=bool)
     own[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] = piece.mask
-    own = ndimage.binary_dilation(own, structure=EIGHT_CONNECTED)
+    own = grown_by_one(own)
     return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), (piece.left, piece.top, piece.right, piece.bottom))
 
 

@@ -252,3 +252,23 @@ def test_the_mnist_digit_with_the_least_ink_is_read_at_its_own_size_and_30_perce
     least = images[int(images.reshape(len(images), -1).sum(axis=1).argmin())]
     faint = (least * 0.3).round().astype(np.uint8)
     assert_mnist_style(image_to_tensor(canvas_png(faint, box=28, top=0, left=0, side=28)))
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_libspng_decodes_a_plain_png_to_the_pixels_pillow_decodes(mode, interlaced):
+    ink = ImageOps.invert(Image.open(io.BytesIO(canvas_png(one_of_each_digit()[7][1]))).convert("RGBA").convert("L"))
+    image = Image.merge("RGBA", [ink, ink.point(lambda v: v // 2), ink.point(lambda v: 255 - v), ink]).convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", interlace=interlaced)
+    decoded, size = decode_image(buffer.getvalue())
+    assert size == image.size and decoded.mode == mode
+    assert np.array_equal(np.asarray(decoded), np.asarray(image))
+
+
+def test_a_png_libspng_cannot_decode_is_refused_as_corrupt():
+    png = bytearray(canvas_png(one_of_each_digit()[3][1]))
+    data_at = png.index(b"IDAT") + 4
+    png[data_at + 10:data_at + 40] = bytes(30)  # the compressed pixels broken, the header intact
+    with pytest.raises(BadInput, match="corrupt or truncated"):
+        decode_image(bytes(png))

@@ -12,7 +12,7 @@ from scipy import ndimage
 from bench.canvas_png import ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from handler.mnist_preprocess import image_to_symbols, read_drawing
-from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS
+from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS, grown_by_one
 
 DIGITS = dict(one_of_each_digit())
 
@@ -165,3 +165,9 @@ def test_a_dot_after_the_last_digit_or_a_bar_at_the_top_is_no_mark():
     canvas[170:180, -50:-40] = 255  # a pen tap after the number, low: no decimal point ends a number
     assert not read_drawing(ink_png(canvas)).segmentation.marks
 
+
+def test_growing_a_mask_by_one_pixel_is_scipys_3x3_dilation():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        mask = rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < 0.05
+        assert (grown_by_one(mask) == ndimage.binary_dilation(mask, structure=np.ones((3, 3)))).all()
