@@ -22,8 +22,10 @@ DEEP_JSON = b'{"image": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
 
 # name -> (how it is sent, payload, expected status); "how" as in test_bad_inputs.
 CASES = {
-    "PNG with a 0-byte gAMA chunk after the image data": ("raw", hostile.png_with_chunk_after_image_data(b"gAMA", b""), 400),
-    "PNG with a name-only iCCP chunk after the image data": ("raw", hostile.png_with_chunk_after_image_data(b"iCCP", b"name"), 400),
+    # Pillow raised on these in load(); libspng, which decodes plain PNGs now, reads the whole image
+    # before the broken chunk and ignores what follows it, as browsers do: the digit is read.
+    "PNG with a 0-byte gAMA chunk after the image data": ("raw", hostile.png_with_chunk_after_image_data(b"gAMA", b""), 200),
+    "PNG with a name-only iCCP chunk after the image data": ("raw", hostile.png_with_chunk_after_image_data(b"iCCP", b"name"), 200),
     "PNG with 5,000 chunks": ("raw", hostile.png_with_many_chunks(5000), 400),
     "PNG with 64 MB of zTXt behind 64 KB": ("raw", hostile.zlib_bomb_png_text(64), 400),
     "CIELab TIFF": ("raw", hostile.cielab_tiff(), 400),
