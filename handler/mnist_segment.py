@@ -169,7 +169,7 @@ class Line:
     columns each of them spans."""
     top: int
     bottom: int
-    spans: tuple[tuple[int, int], ...]  # (left, right) of each tall piece
+    columns: tuple[tuple[int, int], ...]  # (left, right) of each tall piece
 
     @classmethod
     def of(cls, pieces: list[Piece]) -> Line:
@@ -189,13 +189,15 @@ class Line:
         """Whether ``piece`` stands MARK_CLEARANCE of the line's height clear of every tall piece,
         left and right (a fragment of a digit touches or nearly touches its digit's columns)."""
         clearance = MARK_CLEARANCE * self.height
-        return all(piece.right + clearance <= left or right + clearance <= piece.left for left, right in self.spans)
+        return all(piece.right + clearance <= left or right + clearance <= piece.left for left, right in self.columns)
 
     def between(self, piece: Piece) -> bool:
-        return any(right <= piece.left for _, right in self.spans) and self.before(piece)
+        """Whether a tall piece lies left of ``piece`` and another right of it."""
+        return any(right <= piece.left for _, right in self.columns) and self.before(piece)
 
     def before(self, piece: Piece) -> bool:
-        return any(left >= piece.right for left, _ in self.spans)
+        """Whether a tall piece lies right of ``piece``."""
+        return any(left >= piece.right for left, _ in self.columns)
 
 
 def mark_of(piece: Piece, line: Line) -> str | None:
