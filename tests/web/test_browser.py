@@ -132,6 +132,22 @@ def test_a_number_written_with_its_digits_touching_is_read_digit_by_digit(page):
     expect(page.locator("#boxes .box")).to_have_count(2)
 
 
+def test_a_decimal_point_drawn_between_digits_is_shown_as_a_point_that_is_no_digit(page):
+    page.click("#clear")
+    digits = dict(one_of_each_digit())
+    three = number_strokes([digits[3]], height=200, gap=0, left=20, top=25)
+    three_right = max(x for points in three for x, _ in points)
+    five = number_strokes([digits[5]], height=200, gap=0, left=three_right + 80, top=25)
+    bottom = max(y for points in three + five for _, y in points)
+    for points in three + five + [[((three_right + min(x for points in five for x, _ in points)) / 2, bottom - 8)]]:
+        stroke(page, points)
+    expect(page.locator("#digit")).to_have_text("3.5", timeout=10_000)
+    expect(page.locator("#status")).to_contain_text("decimal point")
+    expect(page.locator("#boxes .box")).to_have_count(3)
+    expect(page.locator("#boxes .box.not-digit")).to_have_count(1)
+    page.click("#clear")
+
+
 def test_a_scribble_is_said_not_to_be_a_digit_with_the_best_guess_small(page):
     zigzag = [(60 + 40 * k, 60 if k % 2 == 0 else 220) for k in range(11)]
     stroke(page, zigzag)

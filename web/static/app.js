@@ -207,7 +207,7 @@ function showAnswer(answer) {
     showMessage("That doesn't look like a digit", false);
     confidenceLine.textContent = `best guess ${symbols[0].digit} (${percent(symbols[0].confidence)})`;
   } else {
-    digitBox.textContent = answer.number || "?";
+    digitBox.textContent = symbols.map((symbol) => symbol.is_digit ? String(symbol.digit) : symbol.mark || "?").join("");
     showMessage(`Partly read: ${answer.reason}`, false);
     confidenceLine.textContent = `read ${answer.number ? `"${answer.number}"` : "no digit"} of ${symbols.length} symbols`;
   }
