@@ -83,6 +83,7 @@ def with_minus_sign(canvas: np.ndarray, width: int = 40, thickness: int = 12, ga
     canvas[middle - thickness // 2:middle + (thickness + 1) // 2, first_ink - gap - width:first_ink - gap] = 255
     return canvas
 
+
 def ink_png(ink: np.ndarray, ink_rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes:
     """(H, W) ink in 0-255 as a canvas PNG: ``ink_rgb`` strokes whose alpha is the ink, on transparent."""
     canvas = np.zeros((*ink.shape, 4), dtype=np.uint8)
