@@ -91,7 +91,7 @@ def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | N
     sure of, appended to the batch's; those requests now read from these rows. None if no request
     has any."""
     added: list[torch.Tensor] = []
-    for request in batch.requests.values():
+    for position, request in batch.requests.items():
         doubtful = doubtful_groups(outputs[request.rows()])
         if not doubtful or request.drawing.reason is not None:
             continue
@@ -103,10 +103,8 @@ def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | N
         except Exception as error:  # noqa: BLE001 - one drawing's odd cut must not fail the batch
             log.warning("second pass skipped: %s: %s", type(error).__name__, error)
             continue  # the first reading stands
-        replaced = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols, request.want_preview,
-                                      request.target)
-        request.first_row, request.boxes, request.spans, request.wholes, request.marks = (
-            replaced.first_row, replaced.boxes, replaced.spans, replaced.wholes, replaced.marks)
+        batch.requests[position] = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols,
+                                                      request.want_preview, request.target)
         added.extend(symbol.pixels for symbol in symbols)
     if not added:
         return None
