@@ -15,7 +15,6 @@ three addresses, corrected to their true label.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import subprocess
 import sys
@@ -26,14 +25,14 @@ from bench.loadgen import web_app
 from bench.mnist_samples import mnist_test_set
 from bench.number_benchmark import validation_digits
 from corrections.store import open_store, review, with_status
-from handler.mnist_contract import MODEL_VERSION_HEADER
 from lifecycle import export_corrections, gate
 from lifecycle.review_rules import accepted_by_rule
 from lifecycle.symbols import fitted_symbols
 from serving.settings import LIFECYCLE_DIR, REPO_ROOT, TRAIN_PYTHON
 from serving.torchserve import scratch_instance
-from web.receipts import RECEIPT_HEADER
+from web.corrections import quote_of
 
+# Where each drawing is drawn on the canvas (box, top, left): three people drawing it alike.
 PLACEMENTS = ((180, 20, 60), (180, 40, 80), (180, 60, 30))
 ATTACK_DIGITS_FROM = 5000  # the attacker's drawings: MNIST test digits from here on
 HONEST_SEARCH = 1500  # validation digits searched for the ones the service misreads
@@ -44,10 +43,7 @@ def quoted(client, image: bytes) -> tuple[dict, dict] | None:
     response = client.post("/predict", data=image, content_type="image/png")
     if response.status_code != 200:
         return None
-    return response.json, {"image": "data:image/png;base64," + base64.b64encode(image).decode(),
-                           "answer": response.get_data(as_text=True),
-                           "model_version": response.headers[MODEL_VERSION_HEADER],
-                           "receipt": response.headers[RECEIPT_HEADER]}
+    return response.json, quote_of(image, response)
 
 
 def second_choice(symbol: dict) -> int:

@@ -10,24 +10,34 @@ with the reason and nothing stored; the per-address rate and the store's size ar
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import threading
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from corrections.store import Limits, NewCorrection, StoreRefusal, add_correction, open_store
+from handler.mnist_contract import MODEL_VERSION_HEADER
 from handler.mnist_errors import BadInput
 from handler.mnist_payload import JSON, request_from_json
 from handler.mnist_segment import MAX_SYMBOLS
 from web.canary import VERSION_NAME
-from web.receipts import Receipts
+from web.receipts import RECEIPT_HEADER, Receipts
 
 DIGITS = re.compile(r"[0-9]{1,%d}" % MAX_SYMBOLS)
 FIELDS = ("image", "answer", "model_version", "receipt", "correction")
+
+
+def quote_of(image: bytes, answered: Response) -> dict:
+    """What a correction of ``answered`` (a 200 of /predict for ``image``) quotes, as the page sends
+    it: every field but the correction."""
+    return {"image": "data:image/png;base64," + base64.b64encode(image).decode(),
+            "answer": answered.get_data(as_text=True), "model_version": answered.headers[MODEL_VERSION_HEADER],
+            "receipt": answered.headers[RECEIPT_HEADER]}
 
 
 def text_field(document: dict, name: str) -> str:

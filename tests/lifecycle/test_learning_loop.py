@@ -5,7 +5,6 @@ registered as version 2.0, a canary share served and counted by version, promote
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 
@@ -20,13 +19,12 @@ from corrections.store import open_store, with_status
 from handler.mnist_contract import MODEL_VERSION_HEADER, NUM_DIGITS
 from handler.mnist_device import INT8_ENGINE
 from lifecycle import export_corrections, gate, review, rollout
+from lifecycle.poisoning import PLACEMENTS
 from lifecycle.review_rules import PLAUSIBLE_FLOOR
 from serving.settings import INT8_MODEL, REPO_ROOT, TRAIN_PYTHON
 from serving.torchserve import private_instance, start, stop
-from web.receipts import RECEIPT_HEADER
+from web.corrections import quote_of
 
-# Where each misread digit is drawn on the canvas (box, top, left): three people drawing it alike.
-PLACEMENTS = ((180, 20, 60), (180, 40, 80), (180, 60, 30))
 MISREAD_DIGITS = 6
 
 
@@ -43,10 +41,7 @@ def lifecycle_torchserve(tmp_path_factory):
 def answered(client, image: bytes) -> tuple[dict, dict]:
     response = client.post("/predict", data=image, content_type="image/png")
     assert response.status_code == 200
-    quote = {"image": "data:image/png;base64," + base64.b64encode(image).decode(),
-             "answer": response.get_data(as_text=True), "model_version": response.headers[MODEL_VERSION_HEADER],
-             "receipt": response.headers[RECEIPT_HEADER]}
-    return response.json, quote
+    return response.json, quote_of(image, response)
 
 
 def misread_test_digits() -> list[tuple[np.ndarray, int]]:

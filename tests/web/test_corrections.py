@@ -12,9 +12,8 @@ from bench.canvas_png import canvas_png, ink_png, number_canvas
 from bench.loadgen import web_app
 from bench.mnist_samples import non_digit_drawings, one_of_each_digit
 from corrections.store import open_store, with_status
-from handler.mnist_contract import MODEL_VERSION_HEADER
 from tests.fixtures.corrections_store import stored
-from web.receipts import RECEIPT_HEADER
+from web.corrections import quote_of
 
 DIGITS = dict(one_of_each_digit())
 SEVEN = canvas_png(DIGITS[7], box=150, top=30, left=110)
@@ -35,9 +34,7 @@ def answered(client, image: bytes) -> dict:
     """What the page has after /predict: the drawing, the answer as received, version and receipt."""
     response = client.post("/predict", data=image, content_type="image/png")
     assert response.status_code == 200
-    return {"image": "data:image/png;base64," + base64.b64encode(image).decode(),
-            "answer": response.get_data(as_text=True), "model_version": response.headers[MODEL_VERSION_HEADER],
-            "receipt": response.headers[RECEIPT_HEADER]}
+    return quote_of(image, response)
 
 
 def correct(client, body, address: str = "203.0.113.7", content_type: str = "application/json"):
