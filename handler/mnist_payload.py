@@ -120,16 +120,20 @@ def parse_request(row: dict) -> ImageRequest:
         return with_form_options(request_from_json(value), form)
     raw = as_bytes(value)
     if raw.lstrip()[:1] in (b"{", b"["):
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
-            raise BadInput("the body starts like JSON but is not valid UTF-8 JSON") from None
-        except RecursionError:
-            raise BadInput("the JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}") from None
-        return with_form_options(request_from_json(document), form)
+        return with_form_options(request_from_json(json_document(raw)), form)
     if not raw:
         raise BadInput("the request body is empty: send a PNG or JPEG image")
     return replace(form, image=decode_text_image(raw))
+
+
+def json_document(raw: bytes):
+    """``raw`` parsed as JSON; ``BadInput`` with the reason when it is not UTF-8 JSON or nests too deeply."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput("the body is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise BadInput("the JSON is nested too deeply; send {\"image\": \"data:image/png;base64,...\"}") from None
 
 
 def with_form_options(request: ImageRequest, form: ImageRequest) -> ImageRequest:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from corrections.store import Limits, NewCorrection, StoreRefusal, add_correction, open_store
 from handler.mnist_contract import MODEL_VERSION_HEADER
 from handler.mnist_errors import BadInput
-from handler.mnist_payload import JSON, request_from_json
+from handler.mnist_payload import JSON, json_document, request_from_json
 from handler.mnist_segment import MAX_SYMBOLS
 from web.canary import VERSION_NAME
 from web.receipts import RECEIPT_HEADER, Receipts
@@ -84,10 +84,7 @@ def corrections_blueprint(settings: dict, receipts: Receipts) -> Blueprint:
     def correct():
         if request.mimetype != JSON:
             raise BadInput("send the correction as application/json", 415)
-        try:
-            document = json.loads(request.get_data())
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise BadInput("the body is not valid JSON") from None
+        document = json_document(request.get_data())
         if not isinstance(document, dict):
             raise BadInput(f"the body must be a JSON object with {', '.join(FIELDS)}")
         image = request_from_json(document).image
