@@ -152,6 +152,11 @@ function selectSymbol(index) {
 
 // Each symbol's box over the canvas, in the canvas's own pixels scaled to its size on screen. The
 // boxes let pointer events through, so that drawing goes on over them; the list below selects.
+// A symbol as it was written: its digit, its mark (a decimal point, a minus sign), or "?".
+function writtenAs(symbol) {
+  return symbol.is_digit ? String(symbol.digit) : symbol.mark || "?";
+}
+
 function drawBoxes(symbols) {
   boxLayer.replaceChildren(...symbols.map((symbol) => {
     const [left, top, right, bottom] = symbol.box;
@@ -161,7 +166,7 @@ function drawBoxes(symbols) {
     box.style.top = percent(top / canvas.height);
     box.style.width = percent((right - left) / canvas.width);
     box.style.height = percent((bottom - top) / canvas.height);
-    box.dataset.digit = symbol.is_digit ? String(symbol.digit) : symbol.mark || "?";
+    box.dataset.digit = writtenAs(symbol);
     return box;
   }));
 }
@@ -207,7 +212,7 @@ function showAnswer(answer) {
     showMessage("That doesn't look like a digit", false);
     confidenceLine.textContent = `best guess ${symbols[0].digit} (${percent(symbols[0].confidence)})`;
   } else {
-    digitBox.textContent = symbols.map((symbol) => symbol.is_digit ? String(symbol.digit) : symbol.mark || "?").join("");
+    digitBox.textContent = symbols.map(writtenAs).join("");
     showMessage(`Partly read: ${answer.reason}`, false);
     confidenceLine.textContent = `read ${answer.number ? `"${answer.number}"` : "no digit"} of ${symbols.length} symbols`;
   }
