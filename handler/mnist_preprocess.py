@@ -29,7 +29,7 @@ from handler.mnist_container import check_structure
 from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
 from handler.mnist_resample import lanczos_resized
-from handler.mnist_segment import Candidate, Segmentation, split_symbols
+from handler.mnist_segment import Candidate, Segmentation, inked_extent, split_symbols
 
 DIGIT_BOX = 20
 # Limits of what a client may send, chosen for what drawings and phone photos need (docs/SECURITY.md):
@@ -314,9 +314,7 @@ def center_in_field(digit: np.ndarray) -> np.ndarray:
 
 def mnist_style(ink: np.ndarray) -> np.ndarray:
     """Crop to the ink, fit the longer side to 20 pixels, centre by mass in 28x28."""
-    inked = ink > INK_THRESHOLD
-    rows = np.flatnonzero(inked.any(axis=1))
-    cols = np.flatnonzero(inked.any(axis=0))
+    rows, cols = inked_extent(ink > INK_THRESHOLD)
     if rows.size == 0:
         raise BadInput("no digit found: the image has no ink")
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
@@ -380,8 +378,7 @@ def read_drawing(data: bytes) -> Drawing:
 def around_the_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """``ink`` cropped to its strokes and one pixel more each way (their anti-aliased edge), and
     where the crop starts: an opaque canvas is mostly background, and segmentation works per pixel."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    rows, cols = inked_extent(ink > INK_THRESHOLD)
     top, left = max(int(rows[0]) - 1, 0), max(int(cols[0]) - 1, 0)
     return ink[top:rows[-1] + 2, left:cols[-1] + 2], (left, top)
 

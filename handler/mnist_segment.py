@@ -119,6 +119,11 @@ class Piece:
         return Piece(mask, top, left)
 
 
+def inked_extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the rows and of the columns of ``mask`` that hold ink, in order."""
+    return np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+
+
 def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[list[Piece], list[Piece]]:
     """The pieces of ink, and the specks among them apart (pieces with a tiny share of the ink)."""
     labels, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
@@ -262,7 +267,7 @@ def parts_of(group: Piece, line_height: int) -> list[Piece]:
         return [group]
     parts = []
     for mask in cut_parts(group.mask, line_height):
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        rows, cols = inked_extent(mask)
         parts.append(Piece(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], group.top + rows[0], group.left + cols[0]))
     return parts
 
@@ -364,7 +369,7 @@ def split_symbols(ink: np.ndarray, threshold: float) -> Segmentation:
     """The groups of ink written in ``ink`` (a 2-D map in [0, 1]), left to right, for the reader."""
     pieces, specks = connected_pieces(ink > threshold, ink)
     if not pieces:
-        rows, cols = np.flatnonzero((ink > threshold).any(axis=1)), np.flatnonzero((ink > threshold).any(axis=0))
+        rows, cols = inked_extent(ink > threshold)
         whole = Piece(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] > threshold, int(rows[0]), int(cols[0]))
         return Segmentation(ink, [whole], f"the drawing has more than {MAX_PIECES} separate marks: too many "
                                           f"for a number")
