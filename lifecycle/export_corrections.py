@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from corrections.store import Correction, open_store, with_status
+from handler.mnist_contract import MNIST_SIDE
 from lifecycle.symbols import fitted_symbols
 from serving.settings import LIFECYCLE_DIR
 from web.config import load_config
@@ -43,7 +44,7 @@ def labelled_symbols(accepted: list[Correction]) -> tuple[dict[str, np.ndarray],
         labels += [int(d) for d in correction.correction]
         ids += [correction.id] * len(symbols)
         holdout += [held_out(correction)] * len(symbols)
-    arrays = {"pixels": np.concatenate(pixels) if pixels else np.zeros((0, 28, 28), np.uint8),
+    arrays = {"pixels": np.concatenate(pixels) if pixels else np.zeros((0, MNIST_SIDE, MNIST_SIDE), np.uint8),
               "labels": np.array(labels, dtype=np.int64), "correction_ids": np.array(ids, dtype=np.int64),
               "holdout": np.array(holdout, dtype=bool)}
     return arrays, left_out

@@ -14,6 +14,6 @@ def fitted_symbols(image: bytes) -> np.ndarray:
     try:
         symbols = image_to_symbols(image)
     except BadInput:
-        return np.zeros((0, MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
-    return np.stack([symbol.pixels.squeeze(0).numpy() for symbol in symbols]).astype(np.float32) if symbols \
-        else np.zeros((0, MNIST_SIDE, MNIST_SIDE), dtype=np.float32)
+        symbols = []
+    return np.array([symbol.pixels.squeeze(0).numpy() for symbol in symbols],
+                    dtype=np.float32).reshape(-1, MNIST_SIDE, MNIST_SIDE)
