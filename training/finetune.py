@@ -42,7 +42,8 @@ from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
 from training.loaders import make_dataloaders
 from training.quantize import export_int8, shipped_model
-from training.train import FLAGGED_DIGIT_BUDGET, RENDERING_WEIGHTS, calibrated
+from training.calibration import FLAGGED_DIGIT_BUDGET
+from training.train import RENDERING_WEIGHTS, calibrated
 
 STEPS, QUICK_STEPS = 1500, 300
 # The quick mode's replay of training digits: with the recipe's 512 quick ones, a few hundred steps

@@ -30,8 +30,8 @@ from fastai.torch_core import set_seed  # noqa: E402
 from torch import nn  # noqa: E402
 
 from serving.settings import MODEL_METRICS, REPO_ROOT, SERIALIZED_MODEL  # noqa: E402
-from training.calibration import (choose_threshold, digit_probabilities, expected_calibration_error,  # noqa: E402
-                                  fit_temperature, non_digit_probability)
+from training.calibration import (FLAGGED_DIGIT_BUDGET, choose_threshold, digit_probabilities,  # noqa: E402
+                                  expected_calibration_error, fit_temperature, non_digit_probability)
 from training.calibration_plots import plot_non_digit_tradeoff, plot_reliability  # noqa: E402
 from training.data import DEFAULT_SOURCE, SOURCES, load_mnist  # noqa: E402
 from training.datasets import QUICK_TRAIN_IMAGES, RunSets, build_sets  # noqa: E402
@@ -46,9 +46,6 @@ PLATEAU_PATIENCE = 2   # epochs without a better validation loss before the rate
 PLATEAU_FACTOR = 3.0   # the rate is divided by this
 # How often a training digit is drawn as its MNIST scan, its pen-stroke redrawing, or reweighted.
 RENDERING_WEIGHTS = (0.4, 0.4, 0.2)
-# Share of the validation digits that the "not a digit" threshold may flag (the target is 0.5%). Low,
-# because a flagged digit drops out of a number; non-digits are still caught far above the 90% target.
-FLAGGED_DIGIT_BUDGET = 0.001
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
