@@ -14,6 +14,7 @@ import torch
 
 from handler.mnist_contract import NOT_A_DIGIT
 from training.canvas_render import canvas_variants
+from training.cut_parts import cut_part_examples
 from training.data import Mnist
 from training.digit_pairs import digit_pairs
 from training.non_digits import FAMILIES, non_digits
@@ -29,12 +30,16 @@ RENDERING_SEEDS = {"train": 10, "valid": 11, "test": 12}
 NON_DIGITS = {"train": (9000, 1), "valid": (1500, 2), "report": (3000, 3)}
 # Touching and overlapping pairs of the split's own digits, labelled "not a digit" (count, seed).
 PAIRS = {"train": (5000, 4), "valid": (1000, 5), "report": (1000, 6)}
+# Touching and overlapping pairs of training digits cut by the handler's cutter; the parts that hold
+# one digit are labelled that digit, those that hold much of both "not a digit" (pairs, seed).
+CUT_PAIRS = (6000, 7)
 
 
 @dataclass(frozen=True)
 class RunSets:
     """Every image is (N, 28, 28) uint8, light on dark; labels are int64."""
-    train_renderings: torch.Tensor  # (3, N, 28, 28): MNIST scans, pen strokes, reweighted; non-digits appended
+    train_renderings: torch.Tensor  # (3, N, 28, 28): MNIST scans, pen strokes, reweighted; cut parts and
+                                    # non-digits appended
     train_labels: torch.Tensor      # (N,) with NOT_A_DIGIT for the appended non-digits
     valid_digits: torch.Tensor
     valid_strokes: torch.Tensor     # the same digits redrawn as canvas pen strokes
@@ -70,6 +75,11 @@ def not_a_digit_labels(images: torch.Tensor) -> torch.Tensor:
     return torch.full((len(images),), NOT_A_DIGIT, dtype=torch.long)
 
 
+def in_every_view(images: np.ndarray) -> np.ndarray:
+    """Images drawn once, as the same image in each of the three training renderings."""
+    return np.broadcast_to(images, (3, *images.shape))
+
+
 def smaller(counts: dict[str, tuple[int, int]], train_images: int) -> dict[str, tuple[int, int]]:
     """The (count, seed) of each split of a smaller run of ``train_images`` training digits."""
     return {split: (train_images // QUICK_DIGITS_PER_DRAWN, seed) for split, (_, seed) in counts.items()}
@@ -80,11 +90,12 @@ def build_sets(mnist: Mnist, train_images: int | None = None) -> RunSets:
     digits, half as many validation digits, QUICK_TEST_IMAGES test digits and fewer drawings."""
     train_index, valid_index = mnist.train_valid_split()
     test_images, test_labels = mnist.test_images, mnist.test_labels
-    drawn_counts, pair_counts = NON_DIGITS, PAIRS
+    drawn_counts, pair_counts, cut_pairs = NON_DIGITS, PAIRS, CUT_PAIRS
     if train_images is not None:
         train_index, valid_index = train_index[:train_images], valid_index[:train_images // 2]
         test_images, test_labels = test_images[:QUICK_TEST_IMAGES], test_labels[:QUICK_TEST_IMAGES]
         drawn_counts, pair_counts = smaller(NON_DIGITS, train_images), smaller(PAIRS, train_images)
+        cut_pairs = (train_images // QUICK_DIGITS_PER_DRAWN, CUT_PAIRS[1])
     train_digits, valid_digits = mnist.train_images[train_index].numpy(), mnist.train_images[valid_index].numpy()
     train_strokes, train_reweighted = canvas_variants(train_digits, RENDERING_SEEDS["train"])
     valid_strokes, _ = canvas_variants(valid_digits, RENDERING_SEEDS["valid"])
@@ -94,8 +105,9 @@ def build_sets(mnist: Mnist, train_images: int | None = None) -> RunSets:
                  "report": test_strokes[None]}
     pairs = {split: digit_pairs(digits_of[split], count, seed)
              for split, (count, seed) in pair_counts.items()}
-    train_renderings = np.concatenate([digits_of["train"], np.broadcast_to(drawn["train"], (3, *drawn["train"].shape)),
-                                       pairs["train"]], axis=1)
+    parts, part_labels = cut_part_examples(digits_of["train"], mnist.train_labels[train_index].numpy(), *cut_pairs)
+    train_renderings = np.concatenate([digits_of["train"], in_every_view(parts),
+                                       in_every_view(drawn["train"]), pairs["train"]], axis=1)
     every_family = len(FAMILIES)
     report_families = {name: torch.from_numpy(drawn["report"][index::every_family])
                        for index, name in enumerate(FAMILIES)}
@@ -103,8 +115,8 @@ def build_sets(mnist: Mnist, train_images: int | None = None) -> RunSets:
     not_digits = {split: torch.from_numpy(np.concatenate([drawn[split], pairs[split][0]])) for split in drawn}
     return RunSets(
         train_renderings=torch.from_numpy(train_renderings),
-        train_labels=torch.cat([mnist.train_labels[train_index],
-                                not_a_digit_labels(torch.from_numpy(train_renderings[0, len(train_index):]))]),
+        train_labels=torch.cat([mnist.train_labels[train_index], torch.from_numpy(part_labels),
+                                not_a_digit_labels(torch.from_numpy(train_renderings[0, len(train_index) + len(parts):]))]),
         valid_digits=torch.from_numpy(valid_digits), valid_strokes=torch.from_numpy(valid_strokes),
         valid_labels=mnist.train_labels[valid_index],
         test_images=test_images, test_strokes=torch.from_numpy(test_strokes), test_labels=test_labels,

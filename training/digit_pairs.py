@@ -29,22 +29,26 @@ def ink_columns(image: np.ndarray) -> tuple[int, int]:
     return int(cols[0]), int(cols[-1]) + 1
 
 
-def composed(first: np.ndarray, second: np.ndarray, overlap: float, offset: int) -> np.ndarray:
-    """``second`` placed right of ``first`` with its ink ``overlap`` pixels onto the first's, the
-    brighter pixel winning where they meet; a float image in [0, 1]."""
+def layers(first: np.ndarray, second: np.ndarray, overlap: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """``first`` and ``second`` on one float canvas in [0, 1] each, ``second`` right of ``first``
+    with its ink ``overlap`` pixels onto the first's and ``offset`` pixels lower."""
     first_left, first_right = ink_columns(first)
     second_left, second_right = ink_columns(second)
     start = first_right - first_left - overlap  # where the second's ink starts
     width = max(start + second_right - second_left, first_right - first_left)
     height = max(first.shape[0], second.shape[0]) + abs(offset)
-    canvas = np.zeros((height, width), dtype=np.float32)
+    canvases = np.zeros((2, height, width), dtype=np.float32)
     top = max(0, -offset)
-    canvas[top:top + first.shape[0], :first_right - first_left] = first[:, first_left:first_right]
+    canvases[0, top:top + first.shape[0], :first_right - first_left] = first[:, first_left:first_right]
     top = max(0, offset)
-    placed = second[:, second_left:second_right].astype(np.float32)
-    region = canvas[top:top + second.shape[0], start:start + placed.shape[1]]
-    np.maximum(region, placed, out=region)
-    return canvas / 255.0
+    placed = second[:, second_left:second_right]
+    canvases[1, top:top + second.shape[0], start:start + placed.shape[1]] = placed
+    return canvases[0] / 255.0, canvases[1] / 255.0
+
+
+def composed(first: np.ndarray, second: np.ndarray, overlap: float, offset: int) -> np.ndarray:
+    """The two ``layers``, the brighter pixel winning where they meet."""
+    return np.maximum(*layers(first, second, overlap, offset))
 
 
 def resized_height(image: np.ndarray, ratio: float) -> np.ndarray:
