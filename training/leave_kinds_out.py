@@ -98,8 +98,9 @@ class FeatureDistance:
         self.means = torch.stack([features[labels == digit].mean(dim=0) for digit in range(NUM_DIGITS)])
         centred = features - self.means[labels]
         covariance = centred.T @ centred / len(features)
-        self.precision = torch.linalg.inv(covariance + 1e-6 * covariance.diagonal().mean() * torch.eye(len(covariance),
-                                                                                                     dtype=torch.float64))
+        # A ridge a millionth of the mean variance keeps the inverse finite where ReLU features never vary.
+        ridge = 1e-6 * covariance.diagonal().mean() * torch.eye(len(covariance), dtype=torch.float64)
+        self.precision = torch.linalg.inv(covariance + ridge)
 
     def __call__(self, features: torch.Tensor) -> torch.Tensor:
         offsets = features.double()[:, None, :] - self.means[None]
