@@ -150,13 +150,13 @@ function selectSymbol(index) {
   }
 }
 
-// Each symbol's box over the canvas, in the canvas's own pixels scaled to its size on screen. The
-// boxes let pointer events through, so that drawing goes on over them; the list below selects.
 // A symbol as it was written: its digit, its mark (a decimal point, a minus sign), or "?".
 function writtenAs(symbol) {
   return symbol.is_digit ? String(symbol.digit) : symbol.mark || "?";
 }
 
+// Each symbol's box over the canvas, in the canvas's own pixels scaled to its size on screen. The
+// boxes let pointer events through, so that drawing goes on over them; the list below selects.
 function drawBoxes(symbols) {
   boxLayer.replaceChildren(...symbols.map((symbol) => {
     const [left, top, right, bottom] = symbol.box;
