@@ -36,13 +36,13 @@ from fastai.torch_core import set_seed
 
 from handler.mnist_contract import NUM_DIGITS
 from serving.settings import LIFECYCLE_DIR, REPO_ROOT, SERIALIZED_MODEL
+from training.calibration import FLAGGED_DIGIT_BUDGET
 from training.data import DEFAULT_SOURCE, SOURCES, load_mnist
 from training.datasets import RunSets, build_sets
 from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
 from training.loaders import make_dataloaders
 from training.quantize import export_int8, shipped_model
-from training.calibration import FLAGGED_DIGIT_BUDGET
 from training.train import RENDERING_WEIGHTS, calibrated
 
 STEPS, QUICK_STEPS = 1500, 300
