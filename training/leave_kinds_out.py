@@ -159,11 +159,11 @@ def main(argv: list[str] | None = None) -> dict:
     valid_images = torch.cat([valid_digits, valid_strokes])
     valid_labels = torch.cat([mnist.train_labels[valid_index]] * 2)
     asked_families = {name: torch.from_numpy(drawings((name,), args.asked, seed=25)) for name in FAMILIES}
+    train_digits = (torch.from_numpy(np.concatenate([digits, strokes])), mnist.train_labels[train_index].repeat(2))
     results = {}
     for held_out in folds_of(args.folds):
         network = trained_without(held_out, digits, strokes, mnist.train_labels[train_index],
                                   (valid_images, valid_labels), args.epochs)
-        train_digits = (torch.from_numpy(np.concatenate([digits, strokes])), mnist.train_labels[train_index].repeat(2))
         shares = caught_shares(network, train_digits, valid_images, asked_families)
         for score, by_family in shares.items():
             for name, share in by_family.items():
