@@ -21,7 +21,7 @@ from handler.mnist_contract import MNIST_SIDE, NOT_A_DIGIT
 from handler.mnist_preprocess import INK_THRESHOLD, mnist_style
 from handler.mnist_segment import Candidate, split_symbols
 from training.canvas_render import as_uint8
-from training.digit_pairs import HEIGHT_RATIO_RANGE, OFFSET_RANGE, OVERLAP_RANGE, ink_columns, layers
+from training.digit_pairs import ink_width, layers, placement
 
 # The 28-pixel renderings are enlarged this many times before cutting: the cutter's rules are in
 # shares of the line's height, but a cut a pixel wide is coarse on a 20-pixel digit.
@@ -79,11 +79,10 @@ def pair_parts(first: np.ndarray, second: np.ndarray, labels: tuple[int, int],
                rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
     """Two 28x28 uint8 digits written into each other at a random overlap, height and offset, cut as
     the handler cuts them: the fitted 28x28 uint8 candidates kept, with their labels."""
-    ratio, share = rng.uniform(*HEIGHT_RATIO_RANGE), rng.uniform(*OVERLAP_RANGE)
+    ratio, share, offset_share = placement(rng)
     left, right = enlarged(first, 1.0), enlarged(second, ratio)
-    narrower = min(np.subtract(*ink_columns(left)[::-1]), np.subtract(*ink_columns(right)[::-1]))
-    offset = round(rng.uniform(*OFFSET_RANGE) * left.shape[0])
-    inks = layers(left, right, round(share * narrower), offset)
+    narrower = min(ink_width(left), ink_width(right))
+    inks = layers(left, right, round(share * narrower), round(offset_share * left.shape[0]))
     ink = np.maximum(*inks)
     owners = [(layer > INK_THRESHOLD) & (layer >= other) for layer, other in (inks, inks[::-1])]
     segmentation = split_symbols(ink, INK_THRESHOLD)

@@ -29,6 +29,18 @@ def ink_columns(image: np.ndarray) -> tuple[int, int]:
     return int(cols[0]), int(cols[-1]) + 1
 
 
+def ink_width(image: np.ndarray) -> int:
+    left, right = ink_columns(image)
+    return right - left
+
+
+def placement(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A pair's random (height ratio of the second digit, overlap as a share of the narrower
+    digit's width, vertical offset as a share of the height)."""
+    ratio, share = rng.uniform(*HEIGHT_RATIO_RANGE), rng.uniform(*OVERLAP_RANGE)
+    return ratio, share, rng.uniform(*OFFSET_RANGE)
+
+
 def layers(first: np.ndarray, second: np.ndarray, overlap: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
     """``first`` and ``second`` on one float canvas in [0, 1] each, ``second`` right of ``first``
     with its ink ``overlap`` pixels onto the first's and ``offset`` pixels lower."""
@@ -64,10 +76,10 @@ def digit_pairs(renderings: np.ndarray, count: int, seed: int) -> np.ndarray:
     pairs = np.empty((views, count, MNIST_SIDE, MNIST_SIDE), dtype=np.uint8)
     for index in range(count):
         first, second = rng.integers(digits, size=2)
-        ratio, share = rng.uniform(*HEIGHT_RATIO_RANGE), rng.uniform(*OVERLAP_RANGE)
-        offset = round(rng.uniform(*OFFSET_RANGE) * MNIST_SIDE)
+        ratio, share, offset_share = placement(rng)
+        offset = round(offset_share * MNIST_SIDE)
         for view in range(views):
             left, right = renderings[view, first], resized_height(renderings[view, second], ratio)
-            narrower = min(np.subtract(*ink_columns(left)[::-1]), np.subtract(*ink_columns(right)[::-1]))
+            narrower = min(ink_width(left), ink_width(right))
             pairs[view, index] = as_uint8(mnist_style(composed(left, right, round(share * narrower), offset)))
     return pairs
