@@ -42,26 +42,34 @@ def cut_columns(mask: np.ndarray, line_height: int) -> list[int]:
     return sorted(chosen)
 
 
-def cut_path(mask: np.ndarray, start: int, drift: int) -> np.ndarray:
-    """For each row, the column where the cut passes: pixels left of it are on the left side. The
-    path of least ink (dynamic programming over rows) within ``drift`` columns of ``start``."""
+def cut_paths(mask: np.ndarray, starts: list[int], drift: int) -> np.ndarray:
+    """For each start, the column where its cut passes in each row, (len(starts), rows): pixels left
+    of it are on the left side. Each is the path of least ink (dynamic programming over rows) within
+    ``drift`` columns of its start and inside the mask's inner columns; all starts step through
+    the rows together, so a piece costs one pass however many cuts it gets."""
     height, width = mask.shape
-    low, high = max(1, start - drift), min(width - 1, start + drift)
-    band = mask[:, low:high + 1].astype(np.float32)
-    columns = band.shape[1]
-    offsets = np.abs(np.arange(columns) + low - start) * 1e-3  # on a tie, stay near the start
-    cost = band[0] + offsets
-    came_from = np.zeros((height, columns), dtype=np.int64)
+    offsets = np.arange(-drift, drift + 1)
+    columns = np.asarray(starts)[:, None] + offsets                       # (cuts, band)
+    inside = (columns >= 1) & (columns <= width - 1)
+    band = np.where(inside, mask[:, np.clip(columns, 0, width - 1)], np.inf)  # (rows, cuts, band)
+    preference = np.abs(offsets) * 1e-3  # on a tie, stay near the start
+    cost = band[0] + preference
+    # options[k]: the cost of arriving from the column to the left (0), above (1) or to the right (2).
+    options = np.full((3, *cost.shape), np.inf)
+    came_from = np.empty((height, *cost.shape), dtype=np.intp)
     for row in range(1, height):
-        options = np.stack([np.r_[np.inf, cost[:-1]] + STEP_COST, cost, np.r_[cost[1:], np.inf] + STEP_COST])
+        np.add(cost[:, :-1], STEP_COST, out=options[0, :, 1:])
+        options[1] = cost
+        np.add(cost[:, 1:], STEP_COST, out=options[2, :, :-1])
         choice = options.argmin(axis=0)
-        came_from[row] = np.arange(columns) + choice - 1
-        cost = options[choice, np.arange(columns)] + band[row] + offsets
-    path = np.empty(height, dtype=np.int64)
-    path[-1] = int(cost.argmin())
+        came_from[row] = choice
+        cost = options.min(axis=0) + band[row] + preference
+    cuts = np.arange(len(columns))
+    path = np.empty((len(columns), height), dtype=np.intp)
+    path[:, -1] = cost.argmin(axis=1)
     for row in range(height - 1, 0, -1):
-        path[row - 1] = came_from[row, path[row]]
-    return path + low
+        path[:, row - 1] = path[:, row] + came_from[row, cuts, path[:, row]] - 1
+    return np.take_along_axis(columns, path, axis=1)
 
 
 def cut_parts(mask: np.ndarray, line_height: int) -> list[np.ndarray]:
@@ -74,8 +82,8 @@ def cut_parts(mask: np.ndarray, line_height: int) -> list[np.ndarray]:
     columns = np.arange(mask.shape[1])
     previous = np.full(mask.shape[0], 0)
     parts = []
-    for start in starts:
-        path = np.maximum(cut_path(mask, start, drift), previous)
+    for path in cut_paths(mask, starts, drift):
+        path = np.maximum(path, previous)
         parts.append(mask & (columns >= previous[:, None]) & (columns < path[:, None]))
         previous = path
     parts.append(mask & (columns >= previous[:, None]))

@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.canvas_png import number_canvas
 from bench.mnist_samples import one_of_each_digit
-from handler.mnist_cuts import cut_columns, cut_parts, cut_path
+from handler.mnist_cuts import cut_columns, cut_parts, cut_paths
 
 DIGITS = dict(one_of_each_digit())
 
@@ -18,8 +18,21 @@ def test_a_cut_follows_a_slanted_gap_that_no_straight_cut_could_pass():
     gap_at = 20 + rows // 4  # the gap leans right by 10 columns over 40 rows
     mask[(cols < gap_at) | (cols > gap_at + 1)] = True
     assert mask[:, 25].any() and all(mask[:, c].any() for c in range(60))  # every straight cut crosses ink
-    path = cut_path(mask, start=25, drift=12)
+    path = cut_paths(mask, [25], drift=12)[0]
     assert not mask[np.arange(40), path].any()
+
+
+def test_cuts_found_together_are_the_cuts_found_one_at_a_time():
+    # Starts near both edges, where a cut's band is clipped, and close enough for bands to overlap.
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        mask = rng.random((30, 50)) < 0.4
+        starts = [1, 4, 25, 30, 48]
+        together = cut_paths(mask, starts, drift=6)
+        alone = np.array([cut_paths(mask, [start], drift=6)[0] for start in starts])
+        assert np.array_equal(together, alone)
+        assert ((together >= 1) & (together <= 49)).all()
+        assert (np.abs(together - np.array(starts)[:, None]) <= 6).all()
 
 
 def test_a_piece_narrower_than_two_digits_gets_no_cut():
