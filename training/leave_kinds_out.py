@@ -84,9 +84,8 @@ class WithFeatures(torch.nn.Module):
         self.network = network
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        network = self.network
-        pooled = network.head[:2](network.stages(network.stem((pixels - network.mean) / network.std)))
-        return torch.cat([network.head[2:](pooled), pooled], dim=1)
+        pooled = self.network.head[:2](self.network.feature_maps(pixels))
+        return torch.cat([self.network.head[2:](pooled), pooled], dim=1)
 
 
 class FeatureDistance:

@@ -71,10 +71,14 @@ class DigitResNet(nn.Module):
             nn.Linear(in_channels, NUM_CLASSES),
         )
 
+    def feature_maps(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``pixels``: (N, 1, 28, 28) in [0, 1], ink light on dark as in MNIST. Returns the last
+        stage's (N, C, 7, 7) maps, which the head pools and reads."""
+        return self.stages(self.stem((pixels - self.mean) / self.std))
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``pixels``: (N, 1, 28, 28) in [0, 1], ink light on dark as in MNIST. Returns (N, 11) logits."""
-        x = (pixels - self.mean) / self.std
-        return self.head(self.stages(self.stem(x)))
+        """``pixels`` as ``feature_maps`` takes them. Returns (N, 11) logits."""
+        return self.head(self.feature_maps(pixels))
 
 
 class CalibratedDigitModel(nn.Module):
