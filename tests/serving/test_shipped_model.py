@@ -16,6 +16,11 @@ from training.export import reference_path, sha256_of
 METRICS = json.loads(MODEL_METRICS.read_text())
 # Each shipped file with the model card's figures for it.
 SHIPPED = {"float": (SERIALIZED_MODEL, METRICS["model_sha256"]), "int8": (INT8_MODEL, METRICS["int8_model_sha256"])}
+# How far this environment's outputs (probabilities) may be from those the training environment
+# recorded. The int8 kernels' rounding depends on the CPU they run on as well as on torch: on
+# 2026-12-02 evening, torch 2.13 and 2.14 agreed exactly on this machine, and both were 3.5e-5 from
+# the outputs recorded on the machine that trained the model that afternoon.
+RECORDED_TOLERANCE = {"float": 1e-5, "int8": 1e-4}
 
 
 def test_serving_environment_is_not_the_training_one():
@@ -39,7 +44,8 @@ def test_outputs_match_those_recorded_by_the_training_environment(name):
     path, _ = SHIPPED[name]
     reference = torch.load(reference_path(path))
     outputs = outputs_on(path, reference["pixels"])
-    assert torch.allclose(outputs, reference["logits"], atol=1e-5), (outputs - reference["logits"]).abs().max()
+    assert torch.allclose(outputs, reference["logits"], atol=RECORDED_TOLERANCE[name]), \
+        (outputs - reference["logits"]).abs().max()
 
 
 @pytest.mark.parametrize("name", SHIPPED)
