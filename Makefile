@@ -34,8 +34,8 @@ test-training: packages-test $(TRAIN_ENV)/.installed data
 test-serving: packages-test $(SERVE_ENV)/.installed data
 	$(SERVE_PY) -m pytest tests --ignore=tests/training
 
-test-fast: $(SERVE_ENV)/.installed data  ## the tests that need neither Java nor Chromium, in the serving environment (about 2 min)
-	$(SERVE_PY) -m pytest tests --ignore=tests/training -m "not torchserve and not browser"
+test-fast: $(SERVE_ENV)/.installed data  ## the tests that need neither Java, Chromium nor the training environment, in the serving one (about 3 min)
+	$(SERVE_PY) -m pytest tests --ignore=tests/training -m "not torchserve and not browser and not training_env"
 
 data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)

@@ -49,6 +49,7 @@ def test_export_refuses_when_nothing_usable_was_accepted(store_url, tmp_path, ca
     assert "left out" in capsys.readouterr().err and not out.exists()
 
 
+@pytest.mark.training_env
 def test_fine_tuning_refuses_a_missing_or_malformed_corrections_file(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not numpy")
     for corrections in (tmp_path / "missing.npz", tmp_path / "bad.npz"):
