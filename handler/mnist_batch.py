@@ -2,7 +2,8 @@
 in one forward pass, and each bad request keeps its own error. Where the model is not sure a group
 is one digit (two touching digits, a broken one), the request's cut and joined candidates are read
 in a second pass over the batch, and its reading is the most probable choice among them
-(``mnist_reading``)."""
+(``mnist_reading``); where that reading still holds a symbol that is not surely a digit, a third
+pass reads finer cuts of the same groups."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import torch
 
 from handler.mnist_answer import describe_symbol, request_answer
 from handler.mnist_contract import MNIST_SIDE
+from handler.mnist_cuts import COARSE, FINE, CutRules
 from handler.mnist_errors import BadInput
 from handler.mnist_explain import attributions_within_budget, explained_digits, explanation
 from handler.mnist_payload import parse_request
 from handler.mnist_preprocess import Drawing, FittedSymbol, preview_png, read_drawing
-from handler.mnist_reading import best_reading, doubtful_groups
+from handler.mnist_reading import CLOSER_SURE, PART_SURE, all_sure, best_reading, doubtful_groups
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,13 @@ class PreparedRequest:
     marks: list[str | None]                     # each candidate's mark (a decimal point, a minus), if any
     want_preview: bool
     target: int | None                          # the digit to explain, if the client named one
+    doubtful: set[int] = field(default_factory=set)  # the groups cut or joined to make the candidates
 
     @classmethod
     def of(cls, drawing: Drawing, first_row: int, symbols: list[FittedSymbol], want_preview: bool,
-           target: int | None) -> PreparedRequest:
+           target: int | None, doubtful: set[int] | None = None) -> PreparedRequest:
         return cls(drawing, first_row, [s.box for s in symbols], [s.span for s in symbols],
-                   [s.whole for s in symbols], [s.mark for s in symbols], want_preview, target)
+                   [s.whole for s in symbols], [s.mark for s in symbols], want_preview, target, doubtful or set())
 
     def rows(self) -> slice:
         return slice(self.first_row, self.first_row + len(self.boxes))
@@ -46,6 +49,11 @@ class PreparedRequest:
     def reading(self, outputs: torch.Tensor) -> list[int]:
         """The batch rows of the symbols read, left to right, from the outputs of all rows."""
         return [self.first_row + index for index in best_reading(self.spans, self.wholes, outputs[self.rows()])]
+
+    def surely_digits(self, outputs: torch.Tensor, sure: float = PART_SURE) -> bool:
+        """Whether every symbol of the reading but its marks is a digit with at least probability ``sure``."""
+        rows = [row for row in self.reading(outputs) if self.marks[row - self.first_row] is None]
+        return all_sure(outputs[rows], sure)
 
 
 @dataclass
@@ -86,40 +94,60 @@ def prepare_batch(rows: list[dict]) -> PreparedBatch:
     return batch
 
 
-def second_pass(batch: PreparedBatch, outputs: torch.Tensor) -> torch.Tensor | None:
-    """The pixels of the cut and joined candidates of every request with a group the model was not
-    sure of, appended to the batch's; those requests now read from these rows. None if no request
-    has any."""
+def another_look(batch: PreparedBatch, rules: CutRules,
+                 doubtful_of: Callable[[PreparedRequest], set[int]]) -> dict[int, PreparedRequest]:
+    """Each request with doubtful groups (``doubtful_of`` names them; none: it needs no other look)
+    read again from new candidates: those groups cut by ``rules`` and joined to close neighbours.
+    Their pixels are appended to the batch's; the requests they would make are returned by position,
+    for the caller to adopt. A request whose candidates would be those it has, or whose cutting
+    fails, keeps its reading."""
     added: list[torch.Tensor] = []
+    looked: dict[int, PreparedRequest] = {}
     for position, request in batch.requests.items():
-        doubtful = doubtful_groups(outputs[request.rows()])
-        if not doubtful or request.drawing.reason is not None:
+        doubtful = doubtful_of(request) if request.drawing.reason is None else set()
+        if not doubtful:
             continue
         try:
-            candidates = request.drawing.segmentation.candidates(doubtful)
-            if len(candidates) == len(request.boxes):
+            candidates = request.drawing.segmentation.candidates(doubtful, rules)
+            if len(candidates) == len(request.drawing.segmentation.groups):
                 continue  # nothing to cut or join: the first reading stands
             symbols = request.drawing.fitted(candidates)
         except Exception as error:  # noqa: BLE001 - one drawing's odd cut must not fail the batch
-            log.warning("second pass skipped: %s: %s", type(error).__name__, error)
-            continue  # the first reading stands
-        batch.requests[position] = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols,
-                                                      request.want_preview, request.target)
+            log.warning("another look skipped: %s: %s", type(error).__name__, error)
+            continue  # the reading it has stands
+        looked[position] = PreparedRequest.of(request.drawing, len(batch.pixels) + len(added), symbols,
+                                              request.want_preview, request.target, doubtful)
         added.extend(symbol.pixels for symbol in symbols)
-    if not added:
-        return None
-    pixels = torch.stack(added)
-    batch.pixels = torch.cat([batch.pixels, pixels])
-    return pixels
+    if added:
+        batch.pixels = torch.cat([batch.pixels, torch.stack(added)])
+    return looked
+
+
+def with_added_rows(outputs: torch.Tensor, batch: PreparedBatch,
+                    forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``outputs`` followed by the model's outputs for the batch's rows added since (none: as they are)."""
+    if len(outputs) == len(batch.pixels):
+        return outputs
+    return torch.cat([outputs, forward(batch.pixels[len(outputs):])])
 
 
 def read_batch(batch: PreparedBatch, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
-    """The model's outputs (``forward``) for every row of the batch, the second pass's included."""
+    """The model's outputs (``forward``) for every row of the batch, those of other looks included.
+
+    First each group of ink is read whole. Requests with a group the model is not sure is one digit
+    are read again from their coarse cuts and joins (``COARSE``), and that reading stands. Requests
+    whose reading still holds a symbol that is not surely a digit get a closer look (``FINE`` cuts of
+    the same groups), which they take only if it reads every symbol surely as a digit."""
     if not batch.requests:
         return None
-    outputs = forward(batch.pixels)
-    added = second_pass(batch, outputs)
-    return outputs if added is None else torch.cat([outputs, forward(added)])
+    wholes = forward(batch.pixels)
+    batch.requests.update(another_look(batch, COARSE, lambda request: doubtful_groups(wholes[request.rows()])))
+    coarse = with_added_rows(wholes, batch, forward)
+    closer = another_look(batch, FINE, lambda request: set() if request.surely_digits(coarse) else request.doubtful)
+    outputs = with_added_rows(coarse, batch, forward)
+    batch.requests.update({position: request for position, request in closer.items()
+                           if request.surely_digits(outputs, CLOSER_SURE)})
+    return outputs
 
 
 def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_threshold: float) -> list[dict]:

@@ -9,24 +9,37 @@ reader (``mnist_reading``) asks the model about the pieces on either side.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-# No part left of or right of a cut is narrower than this share of the line's height: the
-# narrowest digit, a "1", is about a fifth as wide as it is tall.
-MIN_PART = 0.25
-# At most this many cuts are tried per piece, the lowest projection minima first.
-MAX_CUTS = 5
+
+@dataclass(frozen=True)
+class CutRules:
+    """How finely a piece is cut, and how many of its parts one candidate digit may join."""
+    min_part: float  # no part left or right of a cut is narrower than this share of the line's height
+    max_cuts: int    # at most this many cuts per piece, the lowest projection minima first
+    max_run: int     # at most this many neighbouring parts form one candidate symbol
+
+
+# The first cuts: parts at least a quarter of the line's height wide, about the narrowest digit
+# (a "1" is about a fifth as wide as it is tall, plus its stroke's blur).
+COARSE = CutRules(min_part=0.25, max_cuts=5, max_run=3)
+# A closer look, where the first cuts left a symbol that is no digit: a thin "1" against its
+# neighbour, or digits overlapping so far that the thinnest column is off their border. Finer
+# parts, so a digit may take four of them.
+FINE = CutRules(min_part=0.15, max_cuts=5, max_run=4)
 # A cut may drift this share of the line's height either side of where it starts.
 DRIFT = 0.1
 # Cost of a sideways step, in pixels of ink crossed: a straight cut is preferred on a tie.
 STEP_COST = 0.2
 
 
-def cut_columns(mask: np.ndarray, line_height: int) -> list[int]:
+def cut_columns(mask: np.ndarray, line_height: int, rules: CutRules = COARSE) -> list[int]:
     """The columns where cuts of ``mask`` start: minima of its smoothed column projection, at
-    least MIN_PART of the line's height from either edge and from each other, thinnest first."""
+    least ``rules.min_part`` of the line's height from either edge and from each other, thinnest first."""
     height, width = mask.shape
-    margin = max(1, round(MIN_PART * line_height))
+    margin = max(1, round(rules.min_part * line_height))
     if width < 2 * margin:
         return []
     projection = np.convolve(mask.sum(axis=0).astype(np.float32), np.ones(3) / 3, mode="same")
@@ -37,7 +50,7 @@ def cut_columns(mask: np.ndarray, line_height: int) -> list[int]:
     for column in sorted(minima, key=lambda c: (projection[c], c)):
         if all(abs(column - other) >= margin for other in chosen):
             chosen.append(int(column))
-        if len(chosen) == MAX_CUTS:
+        if len(chosen) == rules.max_cuts:
             break
     return sorted(chosen)
 
@@ -72,10 +85,10 @@ def cut_paths(mask: np.ndarray, starts: list[int], drift: int) -> np.ndarray:
     return np.take_along_axis(columns, path, axis=1)
 
 
-def cut_parts(mask: np.ndarray, line_height: int) -> list[np.ndarray]:
+def cut_parts(mask: np.ndarray, line_height: int, rules: CutRules = COARSE) -> list[np.ndarray]:
     """``mask`` split along every cut tried, left to right: one boolean mask (the shape of
     ``mask``) per part, each holding ink. One part, the whole, where no cut is tried."""
-    starts = cut_columns(mask, line_height)
+    starts = cut_columns(mask, line_height, rules)
     if not starts:
         return [mask]
     drift = max(1, round(DRIFT * line_height))

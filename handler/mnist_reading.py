@@ -26,6 +26,12 @@ SURE = 0.9
 # A candidate that is not a whole group of ink (a cut part, or groups joined) is only read as a
 # digit it is at least this sure of: a check mark or a face cut in two must not become "11".
 PART_SURE = 0.9
+# A closer look (finer cuts, where the first reading holds a symbol not surely a digit) is taken
+# only if it reads every symbol as a digit with at least this probability: finer parts of a drawing
+# that is no digit (a hatching, a spiral) read as 1s and 7s more often. Chosen on validation
+# numbers and non-digits (seeds 5 and 7, not the benchmark's): 0.9 bought 1 more point of
+# overlapping numbers than 0.995 and cost 2 points of non-digits caught (docs/RECOGNITION.md).
+CLOSER_SURE = 0.995
 # Probabilities are floored here before their logarithm: a 0 must not outweigh everything else.
 FLOOR = 1e-6
 
@@ -39,6 +45,11 @@ def candidate_scores(outputs: torch.Tensor) -> torch.Tensor:
     """Per candidate, log P of its likeliest answer: a digit (P it is a digit times P of that
     digit) or, weighted down, not a digit. ``outputs`` are the served model's (N, 11) rows."""
     return torch.maximum(digit_probability(outputs), NOT_A_DIGIT_WEIGHT * outputs[:, -1]).clamp_min(FLOOR).log()
+
+
+def all_sure(outputs: torch.Tensor, sure: float = PART_SURE) -> bool:
+    """Whether every row of ``outputs`` is a digit with at least probability ``sure``."""
+    return bool((digit_probability(outputs) >= sure).all())
 
 
 def doubtful_groups(outputs: torch.Tensor) -> set[int]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from handler.mnist_cuts import cut_parts
+from handler.mnist_cuts import COARSE, CutRules, cut_parts
 from handler.mnist_errors import BadInput
 
 MAX_SYMBOLS = 12
@@ -47,8 +47,7 @@ SPECK_ATTACH = 0.25
 CUT_WIDTH = 0.6
 # Neighbouring groups this close (share of the line's height) may be one broken digit.
 JOIN_GAP = 0.2
-# At most this many parts form one candidate symbol, no wider than this times its height.
-MAX_RUN = 3
+# A candidate symbol is no wider than this times its height.
 MAX_SYMBOL_WIDTH = 1.6
 # A candidate that is not a whole group is at least this share of the line's height tall.
 PART_HEIGHT = 0.6
@@ -260,13 +259,13 @@ def with_specks(groups: list[Piece], specks: list[Piece]) -> list[Piece]:
     return groups + points
 
 
-def parts_of(group: Piece, line_height: int) -> list[Piece]:
+def parts_of(group: Piece, line_height: int, rules: CutRules) -> list[Piece]:
     """The group as it may be cut into touching digits (``mnist_cuts``), each part a tight piece;
     the group itself when it is too narrow to hold two digits."""
     if group.width < CUT_WIDTH * line_height:
         return [group]
     parts = []
-    for mask in cut_parts(group.mask, line_height):
+    for mask in cut_parts(group.mask, line_height, rules):
         rows, cols = inked_extent(mask)
         parts.append(Piece(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], group.top + rows[0], group.left + cols[0]))
     return parts
@@ -303,9 +302,9 @@ def whole_of(pieces: list[Piece]) -> Piece:
 
 
 def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], marks: set[int],
-         line_height: int) -> list[tuple[int, int]]:
+         line_height: int, max_run: int) -> list[tuple[int, int]]:
     """The (first, stop) spans of consecutive parts that may form one symbol: every group whole; and
-    every part alone and up to MAX_RUN parts, not wider than a digit and nearly as tall as the
+    every part alone and up to ``max_run`` parts, not wider than a digit and nearly as tall as the
     line (digits of one number are of a height; the short stroke of a tick is not a digit), within
     a doubtful group (cut parts) or across a doubtful group and its neighbour a short gap away (a
     broken digit), unless one of them is a mark (a decimal point is not the end of a broken 3)."""
@@ -317,7 +316,7 @@ def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], marks: se
         if parts[first].height >= PART_HEIGHT * line_height:
             spans.add((first, first + 1))
         joined = parts[first]
-        for stop in range(first + 2, min(first + MAX_RUN, len(parts)) + 1):
+        for stop in range(first + 2, min(first + max_run, len(parts)) + 1):
             following, before = groups_of[stop - 1], groups_of[stop - 2]
             if following != before and (gap_between(joined, parts[stop - 1]) > JOIN_GAP * line_height
                                         or not {following, before} & doubtful or {following, before} & marks):
@@ -347,18 +346,18 @@ class Segmentation:
         return [Candidate(symbol_of(group, self.ink), index, index + 1, True, self.marks.get(index))
                 for index, group in enumerate(self.groups)]
 
-    def candidates(self, doubtful: set[int]) -> list[Candidate]:
+    def candidates(self, doubtful: set[int], rules: CutRules = COARSE) -> list[Candidate]:
         """Every candidate symbol once the ``doubtful`` groups (those the model did not read whole as
-        a digit it is sure of) may be cut where wide and joined to a close neighbour; spans count parts.
-        Marks are neither cut nor joined."""
+        a digit it is sure of) may be cut where wide (by ``rules``) and joined to a close neighbour;
+        spans count parts. Marks are neither cut nor joined."""
         doubtful = doubtful - set(self.marks)
         parts, groups_of = [], []
         for index, group in enumerate(self.groups):
-            cut = parts_of(group, self.line_height) if index in doubtful else [group]
+            cut = parts_of(group, self.line_height, rules) if index in doubtful else [group]
             parts.extend(cut)
             groups_of.extend([index] * len(cut))
         candidates = []
-        for first, stop in runs(parts, groups_of, doubtful, set(self.marks), self.line_height):
+        for first, stop in runs(parts, groups_of, doubtful, set(self.marks), self.line_height, rules.max_run):
             whole = groups_of[first] == groups_of[stop - 1] and groups_of.count(groups_of[first]) == stop - first
             mark = self.marks.get(groups_of[first]) if whole else None
             candidates.append(Candidate(symbol_of(whole_of(parts[first:stop]), self.ink), first, stop, whole, mark))

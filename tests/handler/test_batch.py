@@ -6,6 +6,7 @@ import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import one_of_each_digit
+from handler import mnist_batch
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
@@ -62,9 +63,46 @@ def test_a_group_the_model_is_not_sure_of_gets_a_second_pass_of_cut_candidates_f
 
     outputs = read_batch(batch, forward)
     assert passes[0] == 2 and passes[1] >= 3  # the pair whole, and at least its two parts
-    assert len(outputs) == len(batch.pixels) == 2 + passes[1]
-    assert batch.requests[0].first_row == 0 and batch.requests[1].first_row == 2
+    assert len(passes) == 3 and passes[2] > passes[1]  # still no digit: finer parts are read too
+    assert len(outputs) == len(batch.pixels) == sum(passes)
+    assert batch.requests[0].first_row == 0 and batch.requests[1].first_row == 2  # the closer look was not taken
     assert batch_answers(batch, outputs, non_digit_threshold=0.5)[0]["number"] == "7"
+
+
+def test_the_closer_look_is_taken_only_when_it_reads_every_symbol_surely_as_a_digit():
+    digits = dict(one_of_each_digit())
+    touching = ink_png(number_canvas([digits[2], digits[1]], height=150, gap=-10))
+    for closer_reads, taken in ((2, True), (None, False)):
+        batch = prepare_batch([{"body": touching}])
+        passes = []
+
+        def forward(pixels):
+            passes.append(len(pixels))
+            return not_sure_of_anything(pixels) if len(passes) < 3 else outputs_for(*[closer_reads] * len(pixels))
+
+        outputs = read_batch(batch, forward)
+        assert len(passes) == 3
+        assert (batch.requests[0].first_row == sum(passes[:2])) == taken
+        answer = batch_answers(batch, outputs, non_digit_threshold=0.5)[0]
+        assert answer["is_digit"] == taken and set(answer["number"]) <= {"2"}
+
+
+def test_touching_numbers_the_first_cuts_leave_unread_are_read_by_the_closer_look(monkeypatch):
+    digits = dict(one_of_each_digit())
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+    canvases = {"21": ink_png(number_canvas([digits[2], digits[1]], height=150, gap=-10)),  # a thin 1
+                "64": ink_png(number_canvas([digits[6], digits[4]], height=150, gap=-10))}
+
+    def read(canvas):
+        batch = prepare_batch([{"body": canvas}])
+        with torch.inference_mode():
+            return batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))[0]
+
+    for number, canvas in canvases.items():
+        assert read(canvas)["number"] == number and read(canvas)["is_digit"], number
+    monkeypatch.setattr(mnist_batch, "CLOSER_SURE", 1.1)  # never taken
+    for number, canvas in canvases.items():
+        assert not read(canvas)["is_digit"], number
 
 
 def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model():

@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.canvas_png import number_canvas
 from bench.mnist_samples import one_of_each_digit
-from handler.mnist_cuts import cut_columns, cut_parts, cut_paths
+from handler.mnist_cuts import COARSE, FINE, cut_columns, cut_parts, cut_paths
 
 DIGITS = dict(one_of_each_digit())
 
@@ -37,6 +37,15 @@ def test_cuts_found_together_are_the_cuts_found_one_at_a_time():
 
 def test_a_piece_narrower_than_two_digits_gets_no_cut():
     assert cut_columns(np.ones((100, 25), dtype=bool), line_height=100) == []
+
+
+def test_only_the_fine_rules_cut_off_a_part_narrower_than_a_quarter_of_the_line():
+    mask = np.zeros((100, 60), dtype=bool)
+    mask[:, :18] = True        # a thick "1", 0.18 of the line's height wide
+    mask[50:52, 18:22] = True  # touching its neighbour by a thin bridge
+    mask[:, 22:] = True
+    assert not any(18 <= column <= 21 for column in cut_columns(mask, 100, COARSE))
+    assert any(18 <= column <= 21 for column in cut_columns(mask, 100, FINE))
 
 
 def test_the_parts_of_a_touching_pair_include_each_digit_alone():
