@@ -27,6 +27,13 @@ def canvas_png(digit: np.ndarray, box: int = 180, top: int = 20, left: int = 60,
     return ink_png(ink, ink_rgb)
 
 
+def scaled_digit(digit: np.ndarray, height: int) -> np.ndarray:
+    """A (28, 28) digit scaled to ``height`` and cropped to its ink columns, as ``number_canvas`` writes it."""
+    scaled = np.asarray(Image.fromarray(digit).resize((height, height), Image.Resampling.BILINEAR)).copy()
+    columns = np.flatnonzero(scaled.max(axis=0) > 25)
+    return scaled[:, columns[0]:columns[-1] + 1]
+
+
 def number_canvas(digits: list[np.ndarray], height: int = 150, gap: int | list[int] = 30, jitter: int = 0,
                   broken: tuple[int, ...] = (), seed: int = 0, heights: list[int] | None = None) -> np.ndarray:
     """Several (28, 28) digits written left to right on one transparent canvas, as (H, W) ink in 0-255.
@@ -43,10 +50,7 @@ def number_canvas(digits: list[np.ndarray], height: int = 150, gap: int | list[i
     margin = height // 4 + jitter
     pieces = []
     for index, (digit, own_height) in enumerate(zip(digits, heights)):
-        scaled = np.asarray(Image.fromarray(digit).resize((own_height, own_height),
-                                                          Image.Resampling.BILINEAR)).copy()
-        columns = np.flatnonzero(scaled.max(axis=0) > 25)
-        scaled = scaled[:, columns[0]:columns[-1] + 1]
+        scaled = scaled_digit(digit, own_height)
         if index in broken:
             rows = np.flatnonzero(scaled.max(axis=1) > 25)
             middle = (rows[0] + rows[-1]) // 2

@@ -14,10 +14,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from bench.canvas_png import number_canvas, styled_ink, with_decimal_point, with_minus_sign
+from bench.canvas_png import number_canvas, scaled_digit, styled_ink, with_decimal_point, with_minus_sign
 
 CATEGORIES = ("separate", "tight", "touching", "overlapping", "broken", "slanted", "mixed heights", "long",
-              "decimal point", "minus sign")
+              "decimal point", "minus sign", "deep overlap")
+# How far two neighbours overlap, as shares of the narrower one's width: up to a fifth, as issue 18
+# names overlapping digits; deeper (a fifth to a half) is reported too, with no target.
+OVERLAPS = {"overlapping": (0.1, 0.2), "deep overlap": (0.2, 0.5)}
 INK_STYLES = ("dark on transparent", "light on black", "dark on white", "coloured on transparent", "pencil on paper")
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 INK_LEVEL = 25
@@ -55,10 +58,13 @@ def number_case(category: str, images: np.ndarray, labels: np.ndarray, rng: np.r
         heights, broken = None, ()
         if category == "tight":
             gaps = [int(rng.integers(2, 6)) for _ in gaps]
-        elif category in ("touching", "overlapping"):
+        elif category == "touching":
             pair = int(rng.integers(length - 1))
-            narrow = 0.2 if category == "overlapping" else 0.06
-            gaps[pair] = -int(rng.uniform(0.02, narrow) * height)
+            gaps[pair] = -int(rng.uniform(0.02, 0.06) * height)
+        elif category in OVERLAPS:
+            pair = int(rng.integers(length - 1))
+            narrower = min(scaled_digit(digits[pair], height).shape[1], scaled_digit(digits[pair + 1], height).shape[1])
+            gaps[pair] = -round(rng.uniform(*OVERLAPS[category]) * narrower)
         elif category == "broken":
             broken = (int(rng.integers(length)),)
         elif category == "slanted":
@@ -82,15 +88,20 @@ def number_case(category: str, images: np.ndarray, labels: np.ndarray, rng: np.r
             text = "-" + text
         touching = pieces_of(canvas) < length
         # A touching or overlapping case must touch; every other case must be written apart.
-        if touching == (category in ("touching", "overlapping")) or category in ("broken", "slanted", "mixed heights"):
+        if touching == (category in ("touching", *OVERLAPS)) or category in ("broken", "slanted", "mixed heights"):
             break
     style = INK_STYLES[int(rng.integers(len(INK_STYLES)))]
     return NumberCase(category, text, styled_ink(canvas, style))
 
 
 def number_cases(images: np.ndarray, labels: np.ndarray, per_category: int, seed: int) -> list[NumberCase]:
-    rng = np.random.default_rng(seed)
-    return [number_case(category, images, labels, rng) for category in CATEGORIES for _ in range(per_category)]
+    """``per_category`` cases of each category, each category drawn from its own stream of ``seed``
+    (a change to how one category is drawn leaves the others' cases as they were)."""
+    cases = []
+    for index, category in enumerate(CATEGORIES):
+        rng = np.random.default_rng([seed, index])
+        cases.extend(number_case(category, images, labels, rng) for _ in range(per_category))
+    return cases
 
 
 def single_digit_canvas(digit: np.ndarray, rng: np.random.Generator) -> bytes:
