@@ -73,8 +73,9 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 @dataclass
 class Symbol:
-    ink: np.ndarray                  # the ink map within ``box``, other symbols' ink removed
+    ink: np.ndarray                  # the ink map around ``box``, other symbols' ink removed
     box: tuple[int, int, int, int]   # left, top, right, bottom (exclusive) in the ink map
+    origin: tuple[int, int]          # left, top of ``ink`` in the ink map: a pixel of margin outside ``box``
 
 
 @dataclass
@@ -290,7 +291,8 @@ def symbol_of(piece: Piece, ink: np.ndarray) -> Symbol:
     own = np.zeros(ink[window].shape, dtype=bool)
     own[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] = piece.mask
     own = grown_by_one(own)
-    return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), (piece.left, piece.top, piece.right, piece.bottom))
+    box = (piece.left, piece.top, piece.right, piece.bottom)
+    return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), box, (left, top))
 
 
 def whole_of(pieces: list[Piece]) -> Piece:

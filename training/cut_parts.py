@@ -44,10 +44,8 @@ def enlarged(image: np.ndarray, ratio: float) -> np.ndarray:
 def ink_shares(candidate: Candidate, owners: list[np.ndarray]) -> np.ndarray:
     """How many of the candidate's inked pixels belong to each digit (``owners``: one boolean map
     per digit, the shape of the ink map the candidate was cut from)."""
-    left, top, _, _ = candidate.symbol.box
+    left, top = candidate.symbol.origin
     inked = candidate.symbol.ink > INK_THRESHOLD
-    # symbol_of keeps one pixel more each way than the box: the window starts there.
-    top, left = max(top - 1, 0), max(left - 1, 0)
     window = (slice(top, top + inked.shape[0]), slice(left, left + inked.shape[1]))
     return np.array([np.count_nonzero(inked & owner[window]) for owner in owners])
 

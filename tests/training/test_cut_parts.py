@@ -23,7 +23,7 @@ def candidate_holding(ink: np.ndarray, rows: slice, cols: slice) -> Candidate:
     that symbol_of's one pixel of margin is inside the map)."""
     box = (cols.start, rows.start, cols.stop, rows.stop)
     window = ink[rows.start - 1:rows.stop + 1, cols.start - 1:cols.stop + 1]
-    return Candidate(Symbol(window.copy(), box), 0, 1, False)
+    return Candidate(Symbol(window.copy(), box, (cols.start - 1, rows.start - 1)), 0, 1, False)
 
 
 def test_candidates_are_labelled_by_the_ink_they_hold():
