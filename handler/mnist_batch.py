@@ -2,7 +2,7 @@
 in one forward pass, and each bad request keeps its own error. Where the model is not sure a group
 is one digit (two touching digits, a broken one), the request's cut and joined candidates are read
 in a second pass over the batch, and its reading is the most probable choice among them
-(``mnist_reading``); where that reading still holds a symbol that is not surely a digit, a third
+(``mnist_reading``); where that reading still holds a symbol that is more likely no digit, a third
 pass reads finer cuts of the same groups."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from handler.mnist_errors import BadInput
 from handler.mnist_explain import attributions_within_budget, explained_digits, explanation
 from handler.mnist_payload import parse_request
 from handler.mnist_preprocess import Drawing, FittedSymbol, preview_png, read_drawing
-from handler.mnist_reading import CLOSER_SURE, PART_SURE, all_sure, best_reading, doubtful_groups
+from handler.mnist_reading import CLOSER_SURE, all_sure, any_no_digit, best_reading, doubtful_groups
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,17 @@ class PreparedRequest:
         """The batch rows of the symbols read, left to right, from the outputs of all rows."""
         return [self.first_row + index for index in best_reading(self.spans, self.wholes, outputs[self.rows()])]
 
-    def surely_digits(self, outputs: torch.Tensor, sure: float = PART_SURE) -> bool:
+    def symbol_rows(self, outputs: torch.Tensor) -> list[int]:
+        """The batch rows of the symbols read, left to right, but its marks (a decimal point, a minus)."""
+        return [row for row in self.reading(outputs) if self.marks[row - self.first_row] is None]
+
+    def holds_no_digit(self, outputs: torch.Tensor) -> bool:
+        """Whether a symbol of the reading (not a mark) is more likely no digit than a digit."""
+        return any_no_digit(outputs[self.symbol_rows(outputs)])
+
+    def surely_digits(self, outputs: torch.Tensor, sure: float) -> bool:
         """Whether every symbol of the reading but its marks is a digit with at least probability ``sure``."""
-        rows = [row for row in self.reading(outputs) if self.marks[row - self.first_row] is None]
-        return all_sure(outputs[rows], sure)
+        return all_sure(outputs[self.symbol_rows(outputs)], sure)
 
 
 @dataclass
@@ -136,14 +143,14 @@ def read_batch(batch: PreparedBatch, forward: Callable[[torch.Tensor], torch.Ten
 
     First each group of ink is read whole. Requests with a group the model is not sure is one digit
     are read again from their coarse cuts and joins (``COARSE``), and that reading stands. Requests
-    whose reading still holds a symbol that is not surely a digit get a closer look (``FINE`` cuts of
-    the same groups), which they take only if it reads every symbol surely as a digit."""
+    whose reading still holds a symbol that is more likely no digit get a closer look (``FINE`` cuts
+    of the same groups), which they take only if it reads every symbol surely as a digit."""
     if not batch.requests:
         return None
     wholes = forward(batch.pixels)
     batch.requests.update(another_look(batch, COARSE, lambda request: doubtful_groups(wholes[request.rows()])))
     coarse = with_added_rows(wholes, batch, forward)
-    closer = another_look(batch, FINE, lambda request: set() if request.surely_digits(coarse) else request.doubtful)
+    closer = another_look(batch, FINE, lambda request: request.doubtful if request.holds_no_digit(coarse) else set())
     outputs = with_added_rows(coarse, batch, forward)
     batch.requests.update({position: request for position, request in closer.items()
                            if request.surely_digits(outputs, CLOSER_SURE)})
