@@ -43,8 +43,10 @@ GATE_RULES = (
     ("MNIST test calibration error", "at most", 0.5),
     ("held-out corrections", "better than", 0.0),
 )
-# Numbers per category of bench/number_cases.py (separate, touching, broken, ...), as make bench-numbers reads them.
-NUMBERS_PER_CATEGORY, QUICK_NUMBERS_PER_CATEGORY = 40, 8
+# Numbers per category of bench/number_cases.py (separate, touching, broken, ...), as make bench-numbers reads
+# them, quick or not: one number of 40 per category moves the mean of 11 categories by 0.23 points, against
+# the rule's 1-point allowance (of 8, by 1.14 points: one number misread by chance refused a candidate).
+NUMBERS_PER_CATEGORY = 40
 QUICK_NON_DIGITS = 500
 NUMBERS_SEED = 21
 
@@ -63,7 +65,7 @@ def gate_data(quick: bool, corrections: Path) -> dict:
     return {"digits": {"MNIST test": (test, labels), "canvas-style test": (torch.from_numpy(strokes), labels)},
             "non_digits": {"held-out non-digits": torch.from_numpy(
                 non_digits(QUICK_NON_DIGITS if quick else drawn_count, drawn_seed))},
-            "numbers": (valid_images, valid_labels, QUICK_NUMBERS_PER_CATEGORY if quick else NUMBERS_PER_CATEGORY),
+            "numbers": (valid_images, valid_labels, NUMBERS_PER_CATEGORY),
             "corrections": (held_pixels, held_labels)}
 
 
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serving", type=Path, default=INT8_MODEL, help="the int8 model served now")
     parser.add_argument("--corrections", type=Path, default=CORRECTIONS_FILE)
     parser.add_argument("--quick", action="store_true",
-                        help="fewer numbers and non-digits (the whole test set still), for the end-to-end test")
+                        help="fewer non-digits (the whole test set and 40 numbers per category still), "
+                             "for the end-to-end test")
     args = parser.parse_args(argv)
     candidate_model = int8_file(args.candidate / SERIALIZED_MODEL.name)
     missing = [str(p) for p in (candidate_model, args.serving, args.corrections) if not p.is_file()]
