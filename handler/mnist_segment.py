@@ -47,6 +47,9 @@ SPECK_ATTACH = 0.25
 CUT_WIDTH = 0.6
 # Neighbouring groups this close (share of the line's height) may be one broken digit.
 JOIN_GAP = 0.2
+# A doubtful group is also read with the gaps in its strokes up to this share of the line's height
+# filled: a digit broken where the pen lifted reads as its pieces do, not as the digit.
+CLOSING = 1 / 12
 # A candidate symbol is no wider than this times its height.
 MAX_SYMBOL_WIDTH = 1.6
 # A candidate that is not a whole group is at least this share of the line's height tall.
@@ -295,6 +298,13 @@ def symbol_of(piece: Piece, ink: np.ndarray) -> Symbol:
     return Symbol(np.where(own, ink[window], 0.0).astype(np.float32), box, (left, top))
 
 
+def closed(symbol: Symbol, line_height: int) -> Symbol:
+    """``symbol`` with the gaps in its strokes narrower than CLOSING of the line's height filled (a
+    grey closing): a digit whose pen lifted mid-stroke, as it would read unbroken."""
+    size = max(3, round(CLOSING * line_height)) | 1
+    return Symbol(ndimage.grey_closing(symbol.ink, size=(size, size)), symbol.box, symbol.origin)
+
+
 def whole_of(pieces: list[Piece]) -> Piece:
     """One piece of all ``pieces``."""
     whole = pieces[0]
@@ -363,6 +373,8 @@ class Segmentation:
             whole = groups_of[first] == groups_of[stop - 1] and groups_of.count(groups_of[first]) == stop - first
             mark = self.marks.get(groups_of[first]) if whole else None
             candidates.append(Candidate(symbol_of(whole_of(parts[first:stop]), self.ink), first, stop, whole, mark))
+            if whole and groups_of[first] in doubtful:
+                candidates.append(Candidate(closed(candidates[-1].symbol, self.line_height), first, stop, False))
         return candidates
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas, with_decimal_point, with_minus_sign
-from bench.mnist_samples import one_of_each_digit
-from handler import mnist_batch
+from bench.mnist_samples import mnist_test_set, one_of_each_digit
+from handler import mnist_batch, mnist_segment
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
@@ -116,6 +116,24 @@ def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model(
         with torch.inference_mode():
             (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
         assert answer["number"] == number and answer["is_digit"], (number, answer["number"])
+
+
+def test_broken_digits_the_model_reads_as_no_digit_are_read_from_their_strokes_closed(monkeypatch):
+    images, labels = mnist_test_set()
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+    canvases = {int(labels[index]): ink_png(number_canvas([images[index]], height=120, broken=(0,)))
+                for index in (46, 160)}  # a 1 and a 4, a band across each erased
+
+    def read(canvas):
+        batch = prepare_batch([{"body": canvas}])
+        with torch.inference_mode():
+            return batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))[0]
+
+    for digit, canvas in canvases.items():
+        assert read(canvas)["number"] == str(digit) and read(canvas)["is_digit"], digit
+    monkeypatch.setattr(mnist_segment, "closed", lambda symbol, line_height: symbol)  # no gap filled
+    for digit, canvas in canvases.items():
+        assert not read(canvas)["is_digit"], digit
 
 
 def test_a_decimal_point_and_a_minus_sign_are_listed_as_no_digits_by_the_shipped_model():

@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from bench.canvas_png import ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import mnist_test_set, one_of_each_digit
-from handler.mnist_preprocess import image_to_symbols, read_drawing
+from handler.mnist_preprocess import INK_THRESHOLD, image_to_symbols, read_drawing
 from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS, grown_by_one
 
 DIGITS = dict(one_of_each_digit())
@@ -81,7 +81,23 @@ def test_two_digits_whose_ink_touches_are_one_group_with_cut_parts_once_the_mode
 
 def test_a_narrow_digit_is_not_cut_even_when_doubted():
     segmentation = read_drawing(ink_png(number_canvas([DIGITS[1]], height=150))).segmentation
-    assert [(c.first, c.stop) for c in segmentation.candidates({0})] == [(0, 1)]
+    assert [(c.first, c.stop) for c in segmentation.candidates({0}) if c.whole] == [(0, 1)]
+    assert {(c.first, c.stop) for c in segmentation.candidates({0})} == {(0, 1)}  # and its closed copy
+
+
+def test_a_doubted_group_is_also_read_with_the_gap_in_its_stroke_filled():
+    for digit in (0, 3, 4):
+        # A band a fifteenth of the height wide erased across the digit, as when the pen lifts.
+        canvas = number_canvas([DIGITS[digit]], height=200, broken=(0,))
+        assert ndimage.label(canvas > 25, structure=np.ones((3, 3)))[1] >= 2, digit
+        segmentation = read_drawing(ink_png(canvas)).segmentation
+        assert len(segmentation.groups) == 1 and len(segmentation.candidates(set())) == 1  # sure: nothing more
+        candidates = segmentation.candidates({0})
+        (whole,) = [c for c in candidates if c.whole]
+        (closed,) = [c for c in candidates if (c.first, c.stop) == (whole.first, whole.stop) and c is not whole]
+        assert not closed.whole  # like a cut part, it counts only where surely a digit
+        assert closed.symbol.box == whole.symbol.box and (closed.symbol.ink >= whole.symbol.ink).all()
+        assert ndimage.label(closed.symbol.ink > INK_THRESHOLD, structure=np.ones((3, 3)))[1] == 1, digit
 
 
 def test_a_doubted_group_may_join_a_close_neighbour_and_a_sure_one_may_not():
