@@ -6,6 +6,7 @@ import torch
 
 from bench.canvas_png import canvas_png, ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import mnist_test_set, one_of_each_digit
+from bench.number_benchmark import read_answers
 from handler import mnist_batch, mnist_segment
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
 from handler.mnist_device import choose_device, int8_file, model_file
@@ -93,16 +94,10 @@ def test_touching_numbers_the_first_cuts_leave_unread_are_read_by_the_closer_loo
     canvases = {"21": ink_png(number_canvas([digits[2], digits[1]], height=150, gap=-10)),  # a thin 1
                 "64": ink_png(number_canvas([digits[6], digits[4]], height=150, gap=-10))}
 
-    def read(canvas):
-        batch = prepare_batch([{"body": canvas}])
-        with torch.inference_mode():
-            return batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))[0]
-
-    for number, canvas in canvases.items():
-        assert read(canvas)["number"] == number and read(canvas)["is_digit"], number
+    answers = read_answers(model, list(canvases.values()))
+    assert [(answer["number"], answer["is_digit"]) for answer in answers] == [(number, True) for number in canvases]
     monkeypatch.setattr(mnist_batch, "CLOSER_SURE", 1.1)  # never taken
-    for number, canvas in canvases.items():
-        assert not read(canvas)["is_digit"], number
+    assert not any(answer["is_digit"] for answer in read_answers(model, list(canvases.values())))
 
 
 def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model():
@@ -111,10 +106,7 @@ def test_a_touching_pair_and_a_broken_digit_are_read_right_by_the_shipped_model(
     canvases = {"48": ink_png(number_canvas([digits[4], digits[8]], height=150, gap=-10)),
                 "35": ink_png(number_canvas([digits[3], digits[5]], height=150, gap=-10)),
                 "31": ink_png(number_canvas([digits[3], digits[1]], height=150, gap=40, broken=(0,)))}
-    for number, canvas in canvases.items():
-        batch = prepare_batch([{"body": canvas}])
-        with torch.inference_mode():
-            (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
+    for number, answer in zip(canvases, read_answers(model, list(canvases.values()))):
         assert answer["number"] == number and answer["is_digit"], (number, answer["number"])
 
 
@@ -124,16 +116,10 @@ def test_broken_digits_the_model_reads_as_no_digit_are_read_from_their_strokes_c
     canvases = {int(labels[index]): ink_png(number_canvas([images[index]], height=120, broken=(0,)))
                 for index in (46, 160)}  # a 1 and a 4, a band across each erased
 
-    def read(canvas):
-        batch = prepare_batch([{"body": canvas}])
-        with torch.inference_mode():
-            return batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))[0]
-
-    for digit, canvas in canvases.items():
-        assert read(canvas)["number"] == str(digit) and read(canvas)["is_digit"], digit
+    answers = read_answers(model, list(canvases.values()))
+    assert [(answer["number"], answer["is_digit"]) for answer in answers] == [(str(d), True) for d in canvases]
     monkeypatch.setattr(mnist_segment, "closed", lambda symbol, line_height: symbol)  # no gap filled
-    for digit, canvas in canvases.items():
-        assert not read(canvas)["is_digit"], digit
+    assert not any(answer["is_digit"] for answer in read_answers(model, list(canvases.values())))
 
 
 def test_a_decimal_point_and_a_minus_sign_are_listed_as_no_digits_by_the_shipped_model():
@@ -141,10 +127,7 @@ def test_a_decimal_point_and_a_minus_sign_are_listed_as_no_digits_by_the_shipped
     model = torch.jit.load(str(INT8_MODEL)).eval()
     canvases = {"3.5": with_decimal_point(number_canvas([digits[3], digits[5]], height=150, gap=40), 10),
                 "-42": with_minus_sign(number_canvas([digits[4], digits[2]], height=150, gap=40))}
-    for written, canvas in canvases.items():
-        batch = prepare_batch([{"body": ink_png(canvas)}])
-        with torch.inference_mode():
-            (answer,) = batch_answers(batch, read_batch(batch, model), float(model.non_digit_threshold))
+    for written, answer in zip(canvases, read_answers(model, [ink_png(canvas) for canvas in canvases.values()])):
         read = "".join(symbol.get("mark", str(symbol["digit"])) for symbol in answer["digits"])
         assert read == written and answer["number"] == "".join(filter(str.isdigit, written)), answer
         assert not answer["is_digit"] and "only digits are read" in answer["reason"]
