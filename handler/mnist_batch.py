@@ -150,7 +150,8 @@ def read_batch(batch: PreparedBatch, forward: Callable[[torch.Tensor], torch.Ten
     wholes = forward(batch.pixels)
     batch.requests.update(another_look(batch, COARSE, lambda request: doubtful_groups(wholes[request.rows()])))
     coarse = with_added_rows(wholes, batch, forward)
-    closer = another_look(batch, FINE, lambda request: request.doubtful if request.holds_no_digit(coarse) else set())
+    closer = another_look(batch, FINE, lambda request: request.doubtful
+                          if request.doubtful and request.holds_no_digit(coarse) else set())
     outputs = with_added_rows(coarse, batch, forward)
     batch.requests.update({position: request for position, request in closer.items()
                            if request.surely_digits(outputs, CLOSER_SURE)})
