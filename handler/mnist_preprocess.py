@@ -21,13 +21,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pyspng
 import torch
 from PIL import ExifTags, Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from handler.mnist_container import check_structure
 from handler.mnist_contract import MNIST_SIDE
 from handler.mnist_errors import BadInput
+from handler.mnist_png import load_png
 from handler.mnist_resample import lanczos_resized
 from handler.mnist_segment import Candidate, Segmentation, inked_extent, split_symbols
 
@@ -83,7 +83,8 @@ MIN_INK_PIXELS = 4
 # A plain PNG (8-bit grey, colour, or colour and alpha; one frame; no palette or colour key),
 # which is what a canvas sends, is decoded by libspng (pyspng): decode_image took 0.76 ms against
 # Pillow's 1.15 on the page's canvas PNGs (medians of 6 interleaved rounds, 2026-12-02, this 2-core
-# machine). Pillow still reads its header first, and decodes every other image.
+# machine); its image data is inflated by zlib-ng first (``mnist_png``). Pillow still reads its
+# header first, and decodes every other image.
 SPNG_MODES = {"L", "RGB", "RGBA"}  # libspng gives no grey-and-alpha
 # Pillow decompresses PNG text and ICC chunks up to 64 MB in all by default; a digit needs none.
 PngImagePlugin.MAX_TEXT_MEMORY = 4 * 1024 * 1024
@@ -190,7 +191,7 @@ def loaded(image: Image.Image, data: bytes) -> Image.Image:
     any other's by Pillow, the first frame of an animation."""
     if image.format == "PNG" and image.mode in SPNG_MODES and "transparency" not in image.info \
             and getattr(image, "n_frames", 1) == 1:
-        return Image.fromarray(pyspng.load(data, image.mode))
+        return Image.fromarray(load_png(data, image.mode))
     image.seek(0)
     image.load()
     return image
