@@ -334,9 +334,9 @@ def runs(parts: list[Piece], groups_of: list[int], doubtful: set[int], marks: se
                                         or not {following, before} & doubtful or {following, before} & marks):
                 break
             joined = joined.joined(parts[stop - 1])
-            if joined.width > MAX_SYMBOL_WIDTH * max(joined.height, 1):
-                break
-            if joined.height >= PART_HEIGHT * line_height:
+            if joined.width > MAX_SYMBOL_WIDTH * line_height:
+                break  # wider than a digit of the line can be: joining more only widens it
+            if joined.height >= PART_HEIGHT * line_height and joined.width <= MAX_SYMBOL_WIDTH * joined.height:
                 spans.add((first, stop))
     return sorted(spans)
 

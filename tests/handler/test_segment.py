@@ -12,7 +12,7 @@ from scipy import ndimage
 from bench.canvas_png import ink_png, number_canvas, with_decimal_point, with_minus_sign
 from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from handler.mnist_preprocess import INK_THRESHOLD, image_to_symbols, read_drawing
-from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS, grown_by_one
+from handler.mnist_segment import MAX_PIECES, MAX_SYMBOLS, Piece, grown_by_one, runs
 
 DIGITS = dict(one_of_each_digit())
 
@@ -98,6 +98,26 @@ def test_a_doubted_group_is_also_read_with_the_gap_in_its_stroke_filled():
         assert not closed.whole  # like a cut part, it counts only where surely a digit
         assert closed.symbol.box == whole.symbol.box and (closed.symbol.ink >= whole.symbol.ink).all()
         assert ndimage.label(closed.symbol.ink > INK_THRESHOLD, structure=np.ones((3, 3)))[1] == 1, digit
+
+
+
+def test_cut_parts_of_a_long_bar_join_the_stroke_below_it():
+    # A 7 cut in three (two parts of its top bar, short and wide, then its stem) touching a 1. Wide
+    # as the two bar parts are for their height, with the stem they are a digit's shape.
+    bar = [Piece(np.ones((12, 30), dtype=bool), 0, 0), Piece(np.ones((12, 30), dtype=bool), 0, 30)]
+    stem, one = Piece(np.ones((100, 20), dtype=bool), 0, 60), Piece(np.ones((100, 20), dtype=bool), 0, 80)
+    spans = runs([*bar, stem, one], [0, 0, 0, 0], doubtful={0}, marks=set(), line_height=100, max_run=4)
+    assert (0, 3) in spans and (3, 4) in spans
+    assert (0, 2) not in spans  # the bar alone is not as tall as a digit
+
+
+def test_no_candidate_but_a_whole_group_is_wider_than_a_digit_can_be():
+    parts = [Piece(np.ones((100, 20), dtype=bool), 0, 0), Piece(np.ones((100, 150), dtype=bool), 0, 20)]
+    spans = runs(parts, [0, 0], doubtful={0}, marks=set(), line_height=100, max_run=3)
+    assert spans == [(0, 1), (0, 2), (1, 2)]  # (0, 2) as the whole group only
+    spans = runs([*parts, Piece(np.ones((100, 20), dtype=bool), 0, 170)], [0, 0, 0], doubtful={0}, marks=set(),
+                 line_height=100, max_run=3)
+    assert (0, 2) not in spans and (1, 3) not in spans  # 170 pixels wide: more than 1.6 times the line
 
 
 def test_a_doubted_group_may_join_a_close_neighbour_and_a_sure_one_may_not():
