@@ -70,6 +70,10 @@ DASH_BAND = (0.3, 0.75)
 # digits come with fragments of their own strokes, which touch or nearly touch their digit's columns
 # (on validation numbers 26 false marks in 2,000 numbers without this rule).
 MARK_CLEARANCE = 0.08
+# A mark is drawn with the pen: its darkest pixel holds at least this share of the strongest
+# stroke's ink. MNIST's digits come with faint stray pixels of their scans (a speck at a quarter of
+# the ink read as a decimal point in a number of validation digits), which no pen draws.
+MARK_INK = 0.5
 DECIMAL_POINT, MINUS_SIGN = ".", "-"
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
@@ -96,6 +100,7 @@ class Piece:
     mask: np.ndarray  # which pixels of its box belong to this piece; the box is tight around them
     top: int
     left: int
+    peak: float = 1.0  # its darkest pixel's ink, in [0, 1]
 
     @property
     def bottom(self) -> int:
@@ -119,7 +124,7 @@ class Piece:
         mask = np.zeros((max(self.bottom, other.bottom) - top, max(self.right, other.right) - left), dtype=bool)
         for piece in (self, other):
             mask[piece.top - top:piece.bottom - top, piece.left - left:piece.right - left] |= piece.mask
-        return Piece(mask, top, left)
+        return Piece(mask, top, left, max(self.peak, other.peak))
 
 
 def inked_extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +142,15 @@ def connected_pieces(mask: np.ndarray, ink: np.ndarray) -> tuple[list[Piece], li
     if big.sum() > MAX_PIECES:
         return [], []  # too many marks to be a number: not worth describing one by one
     boxes = ndimage.find_objects(labels)
-    pieces = [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
-              for label in np.flatnonzero(big) + 1]
-    specks = [Piece(labels[boxes[label - 1]] == label, boxes[label - 1][0].start, boxes[label - 1][1].start)
-              for label in np.flatnonzero(~big)[:MAX_SPECKS] + 1]
+    peaks = ndimage.maximum(ink, labels, np.arange(1, count + 1))
+    pieces = [piece_of(labels, boxes, label, peaks) for label in np.flatnonzero(big) + 1]
+    specks = [piece_of(labels, boxes, label, peaks) for label in np.flatnonzero(~big)[:MAX_SPECKS] + 1]
     return pieces, specks
+
+
+def piece_of(labels: np.ndarray, boxes: list[tuple[slice, slice]], label: int, peaks: np.ndarray) -> Piece:
+    box = boxes[label - 1]
+    return Piece(labels[box] == label, box[0].start, box[1].start, float(peaks[label - 1]))
 
 
 def overlaps(a: Piece, b: Piece) -> bool:
@@ -212,7 +221,8 @@ def mark_of(piece: Piece, line: Line) -> str | None:
     """DECIMAL_POINT for a dot low between two tall symbols, MINUS_SIGN for a short dash at mid-height
     before one, each clear of its neighbours; None for anything else (a piece of a digit, a speck,
     a symbol of its own height)."""
-    if not DOT_MIN * line.height <= piece.height <= MARK_HEIGHT * line.height or not line.clear_of_all(piece):
+    if not DOT_MIN * line.height <= piece.height <= MARK_HEIGHT * line.height or not line.clear_of_all(piece) \
+            or piece.peak < MARK_INK:
         return None
     if piece.width <= DOT_SHAPE * piece.height and line.depth(piece) >= DOT_LOW and line.between(piece):
         return DECIMAL_POINT
@@ -271,7 +281,8 @@ def parts_of(group: Piece, line_height: int, rules: CutRules) -> list[Piece]:
     parts = []
     for mask in cut_parts(group.mask, line_height, rules):
         rows, cols = inked_extent(mask)
-        parts.append(Piece(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], group.top + rows[0], group.left + cols[0]))
+        parts.append(Piece(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], group.top + rows[0], group.left + cols[0],
+                           group.peak))
     return parts
 
 

@@ -188,6 +188,16 @@ def test_a_decimal_point_between_digits_is_a_symbol_of_its_own_even_as_small_as_
         assert not any(c.first <= point.first < c.stop for c in candidates if c is not point)
 
 
+
+def test_a_faint_dot_between_digits_is_no_decimal_point():
+    # MNIST's scans carry faint stray pixels; a pen's dot is as dark as its strokes.
+    canvas = number_canvas([DIGITS[6], DIGITS[7]], height=150, gap=40)
+    dot = with_decimal_point(canvas, 6).astype(np.int16) - canvas
+    for strength, marks in ((1.0, [None, ".", None]), (0.25, [None, None])):
+        drawn = (canvas + dot * strength).astype(np.uint8)
+        segmentation = read_drawing(ink_png(drawn)).segmentation
+        assert [candidate.mark for candidate in segmentation.wholes()] == marks, strength
+
 def test_a_minus_sign_before_a_number_is_a_symbol_of_its_own():
     canvas = with_minus_sign(number_canvas([DIGITS[4], DIGITS[2]], height=150, gap=40))
     assert [candidate.mark for candidate in read_drawing(ink_png(canvas)).segmentation.wholes()] == ["-", None, None]
