@@ -70,7 +70,7 @@ DASH_BAND = (0.3, 0.75)
 # digits come with fragments of their own strokes, which touch or nearly touch their digit's columns
 # (on validation numbers 26 false marks in 2,000 numbers without this rule).
 MARK_CLEARANCE = 0.08
-# A mark is drawn with the pen: its darkest pixel holds at least this share of the strongest
+# A mark is drawn with the pen: its inkiest pixel holds at least this share of the strongest
 # stroke's ink. MNIST's digits come with faint stray pixels of their scans (a speck at a quarter of
 # the ink read as a decimal point in a number of validation digits), which no pen draws.
 MARK_INK = 0.5
@@ -100,7 +100,7 @@ class Piece:
     mask: np.ndarray  # which pixels of its box belong to this piece; the box is tight around them
     top: int
     left: int
-    peak: float = 1.0  # its darkest pixel's ink, in [0, 1]
+    peak: float = 1.0  # the most ink any of its pixels holds, in [0, 1]
 
     @property
     def bottom(self) -> int:
