@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 
 from handler.mnist_errors import BadInput
 
@@ -27,6 +28,7 @@ MAX_PNG_CHUNKS = 4096
 MAX_GIF_BLOCKS = 20_000
 MAX_TIFF_TAGS = 512
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # In entropy-coded JPEG data 0xFF is followed by 0x00 (a stuffed byte), a restart marker D0-D7 or
 # another 0xFF (fill); anything else is the next segment's marker.
 JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
@@ -73,17 +75,23 @@ def check_jpeg(data: bytes) -> None:
             position = following.start()
 
 
-def check_png(data: bytes) -> None:
-    """Chunks, including those after the image data (Pillow reads them too)."""
-    position, chunks = 8, 0
+def png_chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
+    """Each (type, body) of a PNG after its signature, in order, until IEND or the data ends; the
+    bodies are views of ``data``, not copies."""
+    view, position = memoryview(data), len(PNG_SIGNATURE)
     while position + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, position)
-        chunks += 1
-        if chunks > MAX_PNG_CHUNKS:
-            raise refuse("PNG chunks", chunks, MAX_PNG_CHUNKS)
+        yield kind, view[position + 8:position + 8 + length]
         if kind == b"IEND":
             return
         position += 12 + length
+
+
+def check_png(data: bytes) -> None:
+    """Chunks, including those after the image data (Pillow reads them too)."""
+    for chunks, _ in enumerate(png_chunks(data), start=1):
+        if chunks > MAX_PNG_CHUNKS:
+            raise refuse("PNG chunks", chunks, MAX_PNG_CHUNKS)
 
 
 def skip_gif_sub_blocks(data: bytes, position: int, blocks: int) -> tuple[int, int]:
@@ -156,7 +164,7 @@ def check_embedded_tiff(segment: bytes, signature: bytes, kind: str) -> None:
             raise refuse(f"{kind} tags in one JPEG segment", tags, MAX_TIFF_TAGS)
 
 
-SIGNATURES = ((b"\xff\xd8", check_jpeg), (b"\x89PNG\r\n\x1a\n", check_png), (b"GIF8", check_gif),
+SIGNATURES = ((b"\xff\xd8", check_jpeg), (PNG_SIGNATURE, check_png), (b"GIF8", check_gif),
               (b"II*\x00", check_tiff), (b"MM\x00*", check_tiff), (b"II+\x00", check_tiff), (b"MM\x00+", check_tiff))
 
 

@@ -22,19 +22,9 @@ import numpy as np
 import pyspng
 from zlib_ng import zlib_ng
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from handler.mnist_container import PNG_SIGNATURE, png_chunks
+
 CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type -> samples per pixel (3, a palette, is not plain)
-
-
-def chunks(data: bytes):
-    """Each (type, body) of a PNG after its signature, in order, until IEND or the data ends."""
-    position = len(SIGNATURE)
-    while position + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        yield kind, data[position + 8:position + 8 + length]
-        if kind == b"IEND":
-            return
-        position += 12 + length
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:
@@ -53,7 +43,7 @@ def filtered_size(header: bytes) -> int | None:
 def with_stored_data(data: bytes) -> bytes | None:
     """``data`` with its image data inflated and stored uncompressed, or None where that does not apply."""
     header, compressed = None, []
-    for kind, body in chunks(data):
+    for kind, body in png_chunks(data):
         if kind == b"IHDR":
             header = body
         elif kind == b"IDAT":
@@ -65,7 +55,7 @@ def with_stored_data(data: bytes) -> bytes | None:
     filtered = inflater.decompress(b"".join(compressed), size + 1)
     if len(filtered) != size or not inflater.eof:
         return None  # short, long or truncated: libspng says what is wrong with the bytes as sent
-    return SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib_ng.compress(filtered, 0)) + chunk(b"IEND", b"")
+    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib_ng.compress(filtered, 0)) + chunk(b"IEND", b"")
 
 
 def load_png(data: bytes, mode: str) -> np.ndarray:

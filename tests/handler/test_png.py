@@ -11,7 +11,8 @@ import pyspng
 import pytest
 from PIL import Image
 
-from handler.mnist_png import SIGNATURE, chunk, chunks, load_png, with_stored_data
+from handler.mnist_container import PNG_SIGNATURE, png_chunks
+from handler.mnist_png import chunk, load_png, with_stored_data
 from tests.fixtures.images import draw_seven, encode
 
 DRAWINGS = {"L": (0, 255), "RGB": ((255, 255, 255), (10, 10, 10)), "RGBA": ((0, 0, 0, 0), (30, 90, 200, 255))}
@@ -30,12 +31,12 @@ def drawing(mode: str) -> Image.Image:
 
 def rebuilt(png: bytes, header: bytes | None = None, idat_size: int | None = None) -> bytes:
     """``png`` with another IHDR body, or its image data in chunks of ``idat_size`` bytes."""
-    found = dict(chunks(png))
+    found = dict(png_chunks(png))
     head = header if header is not None else found[b"IHDR"]
-    data = b"".join(body for kind, body in chunks(png) if kind == b"IDAT")
+    data = b"".join(body for kind, body in png_chunks(png) if kind == b"IDAT")
     step = idat_size or len(data)
     pieces = [chunk(b"IDAT", data[start:start + step]) for start in range(0, len(data), step)]
-    return SIGNATURE + chunk(b"IHDR", head) + b"".join(pieces) + chunk(b"IEND", b"")
+    return PNG_SIGNATURE + chunk(b"IHDR", head) + b"".join(pieces) + chunk(b"IEND", b"")
 
 
 def outcome(decode, data: bytes, mode: str):
@@ -73,14 +74,14 @@ def test_sixteen_bit_samples_are_sized_by_their_depth():
     samples = rng.integers(0, 65536, size=(40, 30, 3), dtype=np.uint16)
     rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in samples)
     header = struct.pack(">IIBBBBB", 30, 40, 16, 2, 0, 0, 0)
-    png = SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    png = PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
     assert with_stored_data(png) is not None
     assert np.array_equal(load_png(png, "RGB"), pyspng.load(png, "RGB"))
 
 
 def header_of(png: bytes, **changes) -> bytes:
     names = ("width", "height", "depth", "colour", "compression", "filter", "interlace")
-    fields = dict(zip(names, struct.unpack(">IIBBBBB", dict(chunks(png))[b"IHDR"])))
+    fields = dict(zip(names, struct.unpack(">IIBBBBB", dict(png_chunks(png))[b"IHDR"])))
     return struct.pack(">IIBBBBB", *{**fields, **changes}.values())
 
 
@@ -95,7 +96,8 @@ def test_a_png_whose_image_data_is_not_as_its_header_says_is_left_to_libspng(cha
 @pytest.mark.parametrize("cut", [slice(None, -40), slice(10, None)])
 def test_damaged_image_data_fails_as_libspng_fails(cut):
     png = encode(drawing("RGB"))
-    data = b"".join(body for kind, body in chunks(png) if kind == b"IDAT")
-    damaged = SIGNATURE + chunk(b"IHDR", dict(chunks(png))[b"IHDR"]) + chunk(b"IDAT", data[cut]) + chunk(b"IEND", b"")
+    data = b"".join(body for kind, body in png_chunks(png) if kind == b"IDAT")
+    header = dict(png_chunks(png))[b"IHDR"]
+    damaged = PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", data[cut]) + chunk(b"IEND", b"")
     assert_same_outcome(damaged, "RGB")
     assert not isinstance(outcome(load_png, damaged, "RGB"), np.ndarray)
