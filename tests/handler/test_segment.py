@@ -100,7 +100,6 @@ def test_a_doubted_group_is_also_read_with_the_gap_in_its_stroke_filled():
         assert ndimage.label(closed.symbol.ink > INK_THRESHOLD, structure=np.ones((3, 3)))[1] == 1, digit
 
 
-
 def test_cut_parts_of_a_long_bar_join_the_stroke_below_it():
     # A 7 cut in three (two parts of its top bar, short and wide, then its stem) touching a 1. Wide
     # as the two bar parts are for their height, with the stem they are a digit's shape.
@@ -188,7 +187,6 @@ def test_a_decimal_point_between_digits_is_a_symbol_of_its_own_even_as_small_as_
         assert not any(c.first <= point.first < c.stop for c in candidates if c is not point)
 
 
-
 def test_a_faint_dot_between_digits_is_no_decimal_point():
     # MNIST's scans carry faint stray pixels; a pen's dot is as dark as its strokes.
     canvas = number_canvas([DIGITS[6], DIGITS[7]], height=150, gap=40)
@@ -197,6 +195,7 @@ def test_a_faint_dot_between_digits_is_no_decimal_point():
         drawn = (canvas + dot * strength).astype(np.uint8)
         segmentation = read_drawing(ink_png(drawn)).segmentation
         assert [candidate.mark for candidate in segmentation.wholes()] == marks, strength
+
 
 def test_a_minus_sign_before_a_number_is_a_symbol_of_its_own():
     canvas = with_minus_sign(number_canvas([DIGITS[4], DIGITS[2]], height=150, gap=40))
