@@ -25,6 +25,9 @@ from web.observability import log_requests_to_stderr
 from web.serve import make_server
 
 WATCH_INTERVAL_S = 2.0
+# A Ctrl-C in a terminal reaches Java too, which may exit before this process handles its own
+# interrupt: a TorchServe that is gone and followed within this time by a stop was stopped, not lost.
+STOP_GRACE_S = 1.0
 PORT_TAKEN_EXIT_CODE = 2
 
 
@@ -64,11 +67,17 @@ def taken_ports_message(addresses: dict[str, tuple[str, int]]) -> str | None:
 
 
 def main() -> int:
+    stopping = threading.Event()
+
     def shut_down(_signum, _frame):
+        stopping.set()
         raise KeyboardInterrupt  # unwinds start() or server.run() in the main thread
 
-    # Installed before TorchServe starts, so a SIGTERM during start-up still stops Java.
+    # Installed before TorchServe starts, so a SIGTERM during start-up still stops Java. SIGINT too:
+    # a shell starts a background job with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt, so `make run &` in a script could not be stopped by an interrupt.
     signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
     app = create_app()
     message = taken_ports_message(listening_addresses(app, DEFAULT_INSTANCE))
     if message:
@@ -79,9 +88,10 @@ def main() -> int:
 
     def watch_torchserve():
         nonlocal exit_code
-        stopped = threading.Event()
-        while not stopped.wait(WATCH_INTERVAL_S):
+        while not stopping.wait(WATCH_INTERVAL_S):
             if running_pid(DEFAULT_INSTANCE) is None:
+                if stopping.wait(STOP_GRACE_S):
+                    return
                 print("TorchServe has exited; stopping the web front.", file=sys.stderr, flush=True)
                 exit_code = 1
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -99,6 +109,7 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        stopping.set()
         print("Stopping TorchServe...", flush=True)
         stop(DEFAULT_INSTANCE)
     return exit_code
