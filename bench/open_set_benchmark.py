@@ -2,13 +2,14 @@
 
     python -m bench.open_set_benchmark [--per-family 200]      (make bench-open-set)
 
-Each family of ``training/non_digits.py`` is drawn anew (a seed no training set uses), scaled to
-a 280-pixel canvas and sent in one of five ink styles through the handler's own modules in this
-process, with the int8 model: the share answered ``is_digit: false`` per family. The hand-drawn
-non-digits of ``bench/mnist_samples`` (no sample of the generator) are reported the same way.
-Against them, the share of validation digits drawn alone that are flagged as no digit. These are
-families the shipped model trained on (other drawings of them); how far "not a digit" reaches
-kinds it never saw is measured by ``training/leave_kinds_out.py``.
+Each kind of ``training/non_digits.py`` (not its random strokes, a training prior) is drawn anew
+(a seed no training set uses), scaled to a 280-pixel canvas and sent in one of five ink styles
+through the handler's own modules in this process, with the int8 model: the share answered
+``is_digit: false`` per family. The hand-drawn non-digits of ``bench/mnist_samples`` (no sample
+of the generator) are reported the same way. Against them, the share of validation digits drawn
+alone that are flagged as no digit. These are kinds the shipped model trained on (other drawings
+of them); how far "not a digit" reaches kinds it never saw is measured by
+``training/leave_kinds_out.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench.mnist_samples import non_digit_drawings
 from bench.number_benchmark import read_answers, validation_digits
 from bench.number_cases import INK_STYLES, single_digit_canvas
 from serving.settings import INT8_MODEL
-from training.non_digits import FAMILIES, drawn_ink
+from training.non_digits import KINDS, drawn_ink
 
 SEED = 31
 
@@ -51,7 +52,7 @@ def main() -> None:
     print(f"| family ({args.per_family} canvases each) | answered not a digit |")
     print("|---|---|")
     shares = []
-    for family in FAMILIES:
+    for family in KINDS:
         shares.append(caught(model, [family_canvas(family, rng) for _ in range(args.per_family)]))
         print(f"| {family} | {100 * shares[-1]:.1f}% |", flush=True)
     hand_drawn = non_digit_drawings()

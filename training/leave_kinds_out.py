@@ -41,7 +41,7 @@ from training.digit_pairs import digit_pairs
 from training.evaluate import predict
 from training.loaders import make_dataloaders
 from training.model import DigitResNet
-from training.non_digits import FAMILIES, non_digits
+from training.non_digits import FAMILIES, KINDS, non_digits
 
 PEAK_RATE = 3.6e-3        # the shipped recipe's lr_find valley (docs/model/metrics.json)
 DRAWINGS_PER_FAMILY = 300  # trained on, per family kept
@@ -50,8 +50,9 @@ RENDERING_WEIGHTS = (0.5, 0.5)
 
 
 def folds_of(count: int) -> list[tuple[str, ...]]:
-    """The families dealt into ``count`` folds in turn, so each fold mixes kinds."""
-    names = list(FAMILIES)
+    """The kinds dealt into ``count`` folds in turn, so each fold mixes kinds (the random strokes,
+    a prior and not a kind, are in every fold's training)."""
+    names = list(KINDS)
     return [tuple(names[start::count]) for start in range(count)]
 
 
@@ -175,14 +176,14 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name} {100 * shares['eleventh class'][name]:.1f}%" for name in held_out), flush=True)
     print("\n| family | " + " | ".join(f"{score}: held out | {score}: seen" for score in results) + " |")
     print("|---|" + "---|---|" * len(results))
-    for name in FAMILIES:
+    for name in KINDS:
         cells = []
         for score in results:
             seen = results[score][name]["seen"]
             cells += [f"{100 * results[score][name]['held out']:.1f}%", f"{100 * np.mean(seen):.1f}%" if seen else "-"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     for score in results:
-        held = [results[score][name]["held out"] for name in FAMILIES]
+        held = [results[score][name]["held out"] for name in KINDS]
         print(f"{score}: held-out families caught {100 * np.mean(held):.1f}% on average, worst "
               f"{100 * min(held):.1f}%")
     if args.output:

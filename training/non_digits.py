@@ -261,13 +261,39 @@ def dot_cloud(rng: np.random.Generator) -> list[np.ndarray]:
     return [dot(x, y) for x, y in rng.random((count, 2))]
 
 
+def random_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Two to five strokes of any kind at random places: segments, bent lines, arcs, small loops and
+    dots. No family of its own: a prior over what a pen can draw, so that "not a digit" is learnt
+    from more than the kinds someone wrote a generator for (docs/RECOGNITION.md)."""
+    strokes = []
+    for _ in range(int(rng.integers(2, 6))):
+        kind = rng.integers(5)
+        if kind == 0:
+            strokes.append(rng.random((2, 2)))
+        elif kind == 1:
+            strokes.append(rng.random((int(rng.integers(3, 5)), 2)))
+        elif kind == 2:
+            start = rng.random()
+            centre, radius = rng.uniform(0.2, 0.8, 2), rng.uniform(0.15, 0.5)
+            strokes.append(arc(*centre, radius, start, start + rng.uniform(0.25, 0.75)))
+        elif kind == 3:
+            strokes.append(arc(*rng.uniform(0.1, 0.9, 2), rng.uniform(0.05, 0.2), 0, 1))
+        else:
+            strokes.append(dot(*rng.random(2)))
+    return in_a_hand(strokes, rng)
+
+
 # Each family of drawings, by name: the unit of leave-kinds-out measurement (docs/RECOGNITION.md).
 FAMILIES = {
     "scribbles": scribble, "polygons": polygon, "hatching": hatching, "zigzags": zigzag, "spirals": spiral,
     "letters": letter, "blobs": blob, "punctuation": punctuation, "signs": signs, "arrows": arrow,
     "check marks": check_mark, "faces": face, "signatures": signature, "rule lines": rule_line,
-    "dot clouds": dot_cloud,
+    "dot clouds": dot_cloud, "random strokes": random_strokes,
 }
+# Drawn for every model, never held out by leave-kinds-out: the prior, not a kind.
+ALWAYS_TRAINED = ("random strokes",)
+# The kinds of drawing a person makes, each measured on its own (leave-kinds-out, bench-open-set).
+KINDS = tuple(name for name in FAMILIES if name not in ALWAYS_TRAINED)
 
 
 def draw(strokes: list[np.ndarray], pen_width: float) -> np.ndarray:
