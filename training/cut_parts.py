@@ -6,10 +6,11 @@ model is sure of both parts. A part cut out of overlapping digits has a bite out
 of its neighbour, and a model that never saw such parts reads them unsurely, so the right cut
 loses. Here two training digits are written into each other, the handler's segmentation
 (``mnist_segment.split_symbols`` and ``Segmentation.candidates``) proposes every candidate it would
-read, and each candidate is labelled by the ink it holds: nearly all of one digit and little else
-is that digit; a good share of both is "not a digit" (a wrong cut must lose). Candidates in between,
-a fragment of one digit, are left out: a 9's loop alone is fitted as a 0, and calling it no digit
-would teach the model that some 0s are not digits.
+read, by the coarse cuts of its second reading and by the fine cuts of its closer look
+(``mnist_cuts.COARSE`` and ``FINE``), and each candidate is labelled by the ink it holds: nearly all
+of one digit and little else is that digit; a good share of both is "not a digit" (a wrong cut must
+lose). Candidates in between, a fragment of one digit, are left out: a 9's loop alone is fitted as
+a 0, and calling it no digit would teach the model that some 0s are not digits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from handler.mnist_contract import MNIST_SIDE, NOT_A_DIGIT
+from handler.mnist_cuts import COARSE, FINE
 from handler.mnist_preprocess import INK_THRESHOLD, mnist_style
 from handler.mnist_segment import Candidate, split_symbols
 from training.canvas_render import as_uint8
@@ -31,8 +33,8 @@ CUT_SCALE = 3
 PURE = 0.85
 COVERED = 0.8
 MIXED = 0.25
-# At most this many candidates of each kind are kept per pair, so that one pair does not dominate.
-DIGITS_PER_PAIR = 2
+# At most this many mixtures are kept per pair, and one candidate of each of its digits, so that
+# one pair does not dominate and both its digits are seen.
 MIXTURES_PER_PAIR = 1
 
 
@@ -52,10 +54,11 @@ def ink_shares(candidate: Candidate, owners: list[np.ndarray]) -> np.ndarray:
 
 def labelled(candidates: list[Candidate], owners: list[np.ndarray], labels: tuple[int, int],
              rng: np.random.Generator) -> list[tuple[Candidate, int]]:
-    """The candidates worth training on, with their labels (at most DIGITS_PER_PAIR digits and
+    """The candidates worth training on, with their labels (at most one of each digit and
     MIXTURES_PER_PAIR mixtures, drawn at random)."""
     totals = np.array([np.count_nonzero(owner) for owner in owners])
-    digits, mixtures = [], []
+    digits: list[list[tuple[Candidate, int]]] = [[] for _ in owners]
+    mixtures = []
     for candidate in candidates:
         shares = ink_shares(candidate, owners)
         held = shares.sum()
@@ -63,13 +66,25 @@ def labelled(candidates: list[Candidate], owners: list[np.ndarray], labels: tupl
             continue
         major = int(shares.argmax())
         if shares[major] >= PURE * held and shares[major] >= COVERED * totals[major]:
-            digits.append((candidate, labels[major]))
+            digits[major].append((candidate, labels[major]))
         elif shares.min() >= MIXED * held:
             mixtures.append((candidate, NOT_A_DIGIT))
     kept = []
-    for found, most in ((digits, DIGITS_PER_PAIR), (mixtures, MIXTURES_PER_PAIR)):
+    for found, most in ((digits[0], 1), (digits[1], 1), (mixtures, MIXTURES_PER_PAIR)):
         for index in rng.permutation(len(found))[:most]:
             kept.append(found[index])
+    return kept
+
+
+def distinct(candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` without repeats (the coarse and the fine cuts share the whole groups, and may
+    share a cut): a repeated candidate would be drawn more often than the others."""
+    seen, kept = set(), []
+    for candidate in candidates:
+        key = (candidate.symbol.box, candidate.symbol.ink.tobytes())
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
     return kept
 
 
@@ -84,7 +99,8 @@ def pair_parts(first: np.ndarray, second: np.ndarray, labels: tuple[int, int],
     ink = np.maximum(*inks)
     owners = [(layer > INK_THRESHOLD) & (layer >= other) for layer, other in (inks, inks[::-1])]
     segmentation = split_symbols(ink, INK_THRESHOLD)
-    candidates = segmentation.candidates(set(range(len(segmentation.groups))))
+    every_group = set(range(len(segmentation.groups)))
+    candidates = distinct([*segmentation.candidates(every_group, COARSE), *segmentation.candidates(every_group, FINE)])
     return [(as_uint8(mnist_style(candidate.symbol.ink)), label)
             for candidate, label in labelled(candidates, owners, labels, rng)]
 

@@ -9,7 +9,7 @@ import torch
 from handler.mnist_contract import NOT_A_DIGIT
 from handler.mnist_segment import Candidate, Symbol
 from tests.fixtures.mnist_framing import ink_box
-from training.cut_parts import cut_part_examples, labelled, pair_parts
+from training.cut_parts import cut_part_examples, distinct, labelled, pair_parts
 from training.data import load_mnist
 
 
@@ -38,6 +38,28 @@ def test_candidates_are_labelled_by_the_ink_they_hold():
     kept = labelled([whole_first, both, half_of_first], [first, second], (4, 8), np.random.default_rng(0))
     assert [(candidate is whole_first, label) for candidate, label in kept if label != NOT_A_DIGIT] == [(True, 4)]
     assert [candidate for candidate, label in kept if label == NOT_A_DIGIT] == [both]
+
+
+def test_one_candidate_of_each_digit_is_kept_however_many_hold_it():
+    first = np.zeros((20, 40), dtype=bool)
+    second = np.zeros((20, 40), dtype=bool)
+    first[2:18, 2:18] = True
+    second[2:18, 22:38] = True
+    ink = (first | second).astype(np.float32)
+    firsts = [candidate_holding(ink, slice(1, 19), slice(1, stop)) for stop in (19, 20, 21)]
+    lone_second = candidate_holding(ink, slice(1, 19), slice(21, 39))
+    for seed in range(5):
+        kept = labelled([*firsts, lone_second], [first, second], (4, 8), np.random.default_rng(seed))
+        assert sorted(label for _, label in kept) == [4, 8]
+
+
+def test_a_candidate_proposed_by_both_cutters_is_drawn_once():
+    ink = np.zeros((20, 40), dtype=np.float32)
+    ink[2:18, 2:18] = 1.0
+    one = candidate_holding(ink, slice(1, 19), slice(1, 19))
+    same = candidate_holding(ink.copy(), slice(1, 19), slice(1, 19))
+    other = candidate_holding(ink, slice(1, 19), slice(1, 12))
+    assert distinct([one, same, other]) == [one, other]
 
 
 def test_a_touching_pair_is_cut_into_its_two_digits_by_the_handlers_cutter(mnist):
