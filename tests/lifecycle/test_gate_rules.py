@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from lifecycle.gate import GATE_RULES, judged
 
 SERVING = {name: 0.5 for name, _, _ in GATE_RULES}
@@ -19,6 +21,17 @@ def test_a_candidate_exactly_on_its_bound_passes_and_one_count_beyond_fails():
     assert not verdict("canvas-style test accuracy", 1977 / 2000, 1975 / 2000)
     assert verdict("MNIST test digits called no digit", 3 / 2000, 5 / 2000)
     assert not verdict("MNIST test digits called no digit", 3 / 2000, 6 / 2000)
+
+
+def float32_share(count: int, of: int) -> float:
+    """A share as the gate's figures come: the float32 mean of a tensor of hits."""
+    return float((torch.arange(of) < count).float().mean())
+
+
+def test_float32_shares_on_their_bound_pass():
+    # 9917 and 9912 of 10,000 as float32 means are 0.50000024 points apart.
+    assert verdict("canvas-style test accuracy", float32_share(9917, 10000), float32_share(9912, 10000))
+    assert not verdict("canvas-style test accuracy", float32_share(9917, 10000), float32_share(9911, 10000))
 
 
 def test_held_out_corrections_must_improve_and_none_never_passes():
