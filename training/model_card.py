@@ -58,15 +58,16 @@ ten digit probabilities:
 
 ## "Not a digit"
 
-An eleventh class trained on {summary['non_digit_counts']['train']:,} non-digits: drawings of 15 families
+An eleventh class trained on {summary['non_digit_counts']['train']:,} non-digits: drawings of 15 kinds
 procedurally drawn with a round pen (`training/non_digits.py`: scribbles, polygons, hatching,
 zigzags, spirals, blobs, letters in several hands, punctuation with its dots, mathematical and
 currency signs, arrows, check marks, faces and hearts, signatures, underlines and strike-throughs,
-dot clouds), and pairs of training digits whose ink touches or overlaps (`training/digit_pairs.py`:
-one symbol that is two digits is no digit, so the reader cuts it; no data
-set, no font). The reader keeps a cut only when the model is sure of both parts, so the model also
-trains on parts: more such pairs cut by the handler's own cutter (`training/cut_parts.py`), a part
-that holds nearly all of one digit's ink labelled that digit, one that holds much of both no digit.
+dot clouds) and random strokes (two to five segments, arcs, loops and dots at random places), and
+pairs of training digits whose ink touches or overlaps (`training/digit_pairs.py`: one symbol that
+is two digits is no digit, so the reader cuts it; no data set, no font). The reader keeps a cut
+only when the model is sure of both parts, so the model also trains on parts: more such pairs cut
+by the handler's own cutter (`training/cut_parts.py`, its coarse and its fine cuts), a part that
+holds nearly all of one digit's ink labelled that digit, one that holds much of both no digit.
 A drawing is called no digit when that class's probability is at least
 {summary['non_digit_threshold']:.4g}, the threshold that flags {100 * summary['flagged_digit_budget']:.1f}% of
 the validation digits (chosen on validation only).
