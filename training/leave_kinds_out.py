@@ -2,12 +2,12 @@
 
     python -m training.leave_kinds_out [--folds 3] [--epochs 3] [--digits 12000]   (make leave-kinds-out)
 
-The non-digit families of ``training/non_digits.py`` are dealt into folds. For each fold, a model
+The non-digit kinds of ``training/non_digits.py`` are dealt into folds. For each fold, a model
 is trained (the recipe shortened: one-cycle epochs at the shipped recipe's peak rate, label
-smoothing, augmentation) on MNIST training digits, their canvas redrawings, touching pairs and the
-drawings of the **other** families only; its "not a digit" threshold is chosen on validation
+smoothing, augmentation) on MNIST training digits, their canvas redrawings, touching pairs, the
+random strokes (a prior, never held out) and the drawings of the **other** kinds only; its "not a digit" threshold is chosen on validation
 digits exactly as the shipped model's is (0.1% flagged); then it is asked about new drawings of
-the families it never saw, and of those it did. Open-set scores are compared at the same flagged
+the kinds it never saw, and of those it did. Open-set scores are compared at the same flagged
 share: the eleventh class's probability; the energy of the digit logits (a high -logsumexp means
 no digit class claims the image); a distance in the network's feature space (the Mahalanobis
 distance of the pooled features to the nearest digit class, the class means and one shared
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"| {name} | " + " | ".join(cells) + " |")
     for score in results:
         held = [results[score][name]["held out"] for name in KINDS]
-        print(f"{score}: held-out families caught {100 * np.mean(held):.1f}% on average, worst "
+        print(f"{score}: held-out kinds caught {100 * np.mean(held):.1f}% on average, worst "
               f"{100 * min(held):.1f}%")
     if args.output:
         args.output.write_text(json.dumps(results, indent=1))

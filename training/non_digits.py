@@ -263,8 +263,8 @@ def dot_cloud(rng: np.random.Generator) -> list[np.ndarray]:
 
 def random_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     """Two to five strokes of any kind at random places: segments, bent lines, arcs, small loops and
-    dots. No family of its own: a prior over what a pen can draw, so that "not a digit" is learnt
-    from more than the kinds someone wrote a generator for (docs/RECOGNITION.md)."""
+    dots. Not a kind people draw but a prior over what a pen can draw, so that "not a digit" is
+    learnt from more than the kinds someone wrote a generator for (docs/RECOGNITION.md)."""
     strokes = []
     for _ in range(int(rng.integers(2, 6))):
         kind = rng.integers(5)
@@ -283,7 +283,7 @@ def random_strokes(rng: np.random.Generator) -> list[np.ndarray]:
     return in_a_hand(strokes, rng)
 
 
-# Each family of drawings, by name: the unit of leave-kinds-out measurement (docs/RECOGNITION.md).
+# Each family of drawings, by name; its kinds (below) are the unit of leave-kinds-out (docs/RECOGNITION.md).
 FAMILIES = {
     "scribbles": scribble, "polygons": polygon, "hatching": hatching, "zigzags": zigzag, "spirals": spiral,
     "letters": letter, "blobs": blob, "punctuation": punctuation, "signs": signs, "arrows": arrow,
