@@ -2,19 +2,19 @@
 
     python -m training.leave_kinds_out [--folds 3] [--epochs 3] [--digits 12000]   (make leave-kinds-out)
 
-The non-digit kinds of ``training/non_digits.py`` are dealt into folds. For each fold, a model
-is trained (the recipe shortened: one-cycle epochs at the shipped recipe's peak rate, label
-smoothing, augmentation) on MNIST training digits, their canvas redrawings, touching pairs, the
-random strokes (a prior, never held out) and the drawings of the **other** kinds only; its "not a digit" threshold is chosen on validation
-digits exactly as the shipped model's is (0.1% flagged); then it is asked about new drawings of
-the kinds it never saw, and of those it did. Open-set scores are compared at the same flagged
-share: the eleventh class's probability; the energy of the digit logits (a high -logsumexp means
-no digit class claims the image); a distance in the network's feature space (the Mahalanobis
-distance of the pooled features to the nearest digit class, the class means and one shared
-covariance fitted on the fold's training digits, Lee et al. 2018); and flagging by either of the
-first two.
+The non-digit kinds of ``training/non_digits.py`` are dealt into folds. For each fold, a model is
+trained (the recipe shortened: one-cycle epochs at the shipped recipe's peak rate, label smoothing,
+augmentation) on MNIST training digits, their canvas redrawings, touching pairs, the random strokes
+(a prior, never held out) and the drawings of the **other** kinds only; its "not a digit" threshold
+is chosen on validation digits exactly as the shipped model's is (0.1% flagged); then it is asked
+about new drawings of the kinds it never saw, and of those it did. Open-set scores are compared at
+the same flagged share: the eleventh class's probability; the energy of the digit logits (a high
+-logsumexp means no digit class claims the image); a distance in the network's feature space (the
+Mahalanobis distance of the pooled features to the nearest digit class, the class means and one
+shared covariance fitted on the fold's training digits, Lee et al. 2018); and flagging by either of
+the first two.
 
-The shipped model trains on every family; these short models say how far that training
+The shipped model trains on every kind; these short models say how far that training
 generalises to a kind nobody wrote a generator for. Nothing here reads the test set.
 """
 
