@@ -125,7 +125,8 @@ def caught_shares(network: DigitResNet, train_digits: tuple[torch.Tensor, torch.
     shares = {}
     for score in digit_scores:
         threshold = choose_threshold(digit_scores[score], FLAGGED_DIGIT_BUDGET)
-        shares[score] = {name: float((values[score] > threshold).float().mean()) for name, values in asked_scores.items()}
+        shares[score] = {name: float((values[score] > threshold).float().mean())
+                         for name, values in asked_scores.items()}
     # The eleventh class and the energy: flagged when either is above its threshold chosen for half the budget.
     either = {}
     for name, values in asked_scores.items():

@@ -1,9 +1,10 @@
 """Procedurally drawn non-digits: what people draw on a digit pad that is not a digit.
 
 Every drawing is a stroke program of one family (scribbles, shapes, hatching, letters in several
-hands, punctuation, signs, arrows, faces, signatures, dot clouds...) drawn with a round pen on a 112-pixel canvas and fitted by the handler's own ``mnist_style``, exactly as a
-canvas digit is. No data set and no font: only code and a seed. Plain circles and single
-straight lines are left out on purpose: they are how people write 0 and 1.
+hands, punctuation, signs, arrows, faces, signatures, dot clouds...) drawn with a round pen on a
+112-pixel canvas and fitted by the handler's own ``mnist_style``, exactly as a canvas digit is. No
+data set and no font: only code and a seed. Plain circles and single straight lines are left out
+on purpose: they are how people write 0 and 1.
 """
 
 from __future__ import annotations
