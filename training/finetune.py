@@ -7,11 +7,11 @@ nothing is forgotten; refit the temperature and the "not a digit" threshold; wri
 Starts from the shipped float model (its network, weights and all), trains briefly with fastai on
 the corrections' symbols (cut by the handler's own code, lifecycle/export_corrections.py) mixed
 with a replay sample of the recipe's own training images (MNIST scans, pen-stroke redrawings,
-non-digits), at the recipe's fine-tuning rate, batch norm's statistics kept; the candidate's
-weights are then the average of the fine-tuned and the serving ones. The corrections are at most a
+non-digits), at LEARNING_RATE, batch norm's statistics kept; the candidate's weights are then
+halfway between the fine-tuned and the serving ones (TUNED_SHARE). The corrections are at most a
 tenth of what it sees, each at most MAX_REPEATS times an epoch, so a few hundred bad labels cannot
-outweigh the replay (the poisoning figure in docs/LIFECYCLE.md). The held-out corrections are never
-trained on.
+outweigh the replay (the poisoning figures in docs/LIFECYCLE.md). The held-out corrections are
+never trained on.
 
 The candidate folder gets the float and int8 files under the shipped names (the archive and the
 handler look for those), metrics.json, MODEL_CARD_DIFF.md (serving against candidate on the same
