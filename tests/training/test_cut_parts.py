@@ -26,12 +26,17 @@ def candidate_holding(ink: np.ndarray, rows: slice, cols: slice) -> Candidate:
     return Candidate(Symbol(window.copy(), box, (cols.start - 1, rows.start - 1)), 0, 1, False)
 
 
-def test_candidates_are_labelled_by_the_ink_they_hold():
+def two_squares() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two 16-pixel squares side by side, 4 pixels apart: each one's ink, and the ink map of both."""
     first = np.zeros((20, 40), dtype=bool)
     second = np.zeros((20, 40), dtype=bool)
     first[2:18, 2:18] = True
     second[2:18, 22:38] = True
-    ink = (first | second).astype(np.float32)
+    return first, second, (first | second).astype(np.float32)
+
+
+def test_candidates_are_labelled_by_the_ink_they_hold():
+    first, second, ink = two_squares()
     whole_first = candidate_holding(ink, slice(1, 19), slice(1, 19))
     both = candidate_holding(ink, slice(1, 19), slice(10, 30))
     half_of_first = candidate_holding(ink, slice(1, 19), slice(1, 10))
@@ -41,11 +46,7 @@ def test_candidates_are_labelled_by_the_ink_they_hold():
 
 
 def test_one_candidate_of_each_digit_is_kept_however_many_hold_it():
-    first = np.zeros((20, 40), dtype=bool)
-    second = np.zeros((20, 40), dtype=bool)
-    first[2:18, 2:18] = True
-    second[2:18, 22:38] = True
-    ink = (first | second).astype(np.float32)
+    first, second, ink = two_squares()
     firsts = [candidate_holding(ink, slice(1, 19), slice(1, stop)) for stop in (19, 20, 21)]
     lone_second = candidate_holding(ink, slice(1, 19), slice(21, 39))
     for seed in range(5):
