@@ -1,6 +1,7 @@
 """Leave-kinds-out: how well "not a digit" catches kinds of drawing the model never saw.
 
-    python -m training.leave_kinds_out [--folds 3] [--epochs 3] [--digits 12000]   (make leave-kinds-out)
+    python -m training.leave_kinds_out                    # make leave-kinds-out: 3 folds, 3 epochs, 12,000 digits
+    python -m training.leave_kinds_out --folds 15 --budgets 0.001 0.005   # each kind held out alone, two budgets
 
 The non-digit kinds of ``training/non_digits.py`` are dealt into folds. For each fold, a model is
 trained (the recipe shortened: one-cycle epochs at the shipped recipe's peak rate, label smoothing,
@@ -116,25 +117,29 @@ def scores(outputs: torch.Tensor, distance: FeatureDistance) -> dict[str, torch.
 
 
 def caught_shares(network: DigitResNet, train_digits: tuple[torch.Tensor, torch.Tensor], valid_digits: torch.Tensor,
-                  asked: dict[str, torch.Tensor]) -> dict:
+                  asked: dict[str, torch.Tensor], budgets: list[float]) -> dict:
+    """The share of each asked set flagged, per score and per budget (the share of validation digits
+    each threshold flags); scores at budgets other than the shipped one are named with it."""
     with_features = WithFeatures(network)
     trained_on = predict(with_features, train_digits[0])
     distance = FeatureDistance(trained_on[:, NUM_CLASSES:], train_digits[1])
     digit_scores = scores(predict(with_features, valid_digits), distance)
     asked_scores = {name: scores(predict(with_features, images), distance) for name, images in asked.items()}
     shares = {}
-    for score in digit_scores:
-        threshold = choose_threshold(digit_scores[score], FLAGGED_DIGIT_BUDGET)
-        shares[score] = {name: float((values[score] > threshold).float().mean())
-                         for name, values in asked_scores.items()}
-    # The eleventh class and the energy: flagged when either is above its threshold chosen for half the budget.
-    either = {}
-    for name, values in asked_scores.items():
-        flagged = torch.zeros(len(values["energy"]), dtype=torch.bool)
-        for score in ("eleventh class", "energy"):
-            flagged |= values[score] > choose_threshold(digit_scores[score], FLAGGED_DIGIT_BUDGET / 2)
-        either[name] = float(flagged.float().mean())
-    shares["either"] = either
+    for budget in budgets:
+        suffix = "" if budget == FLAGGED_DIGIT_BUDGET else f" ({budget:.1%} of digits flagged)"
+        for score in digit_scores:
+            threshold = choose_threshold(digit_scores[score], budget)
+            shares[score + suffix] = {name: float((values[score] > threshold).float().mean())
+                                      for name, values in asked_scores.items()}
+        # The eleventh class and the energy: flagged when either is above its threshold chosen for half the budget.
+        either = {}
+        for name, values in asked_scores.items():
+            flagged = torch.zeros(len(values["energy"]), dtype=torch.bool)
+            for score in ("eleventh class", "energy"):
+                flagged |= values[score] > choose_threshold(digit_scores[score], budget / 2)
+            either[name] = float(flagged.float().mean())
+        shares["either" + suffix] = either
     return shares
 
 
@@ -146,6 +151,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--asked", type=int, default=REPORT_PER_FAMILY, help="new drawings asked about per family")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[FLAGGED_DIGIT_BUDGET],
+                        help=f"shares of validation digits a threshold flags, each reported (default "
+                             f"{FLAGGED_DIGIT_BUDGET:g}, the shipped model's; the issue's target allows 0.005)")
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     set_seed(0, reproducible=True)
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
     for held_out in folds_of(args.folds):
         network = trained_without(held_out, digits, strokes, mnist.train_labels[train_index],
                                   (valid_images, valid_labels), args.epochs)
-        shares = caught_shares(network, train_digits, valid_images, asked_families)
+        shares = caught_shares(network, train_digits, valid_images, asked_families, args.budgets)
         for score, by_family in shares.items():
             for name, share in by_family.items():
                 entry = results.setdefault(score, {}).setdefault(name, {"seen": []})
@@ -173,8 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
                     entry["held out"] = share
                 else:
                     entry["seen"].append(share)
-        print(f"fold without {', '.join(held_out)}: " + ", ".join(
-            f"{name} {100 * shares['eleventh class'][name]:.1f}%" for name in held_out), flush=True)
+        first = next(iter(shares))
+        print(f"fold without {', '.join(held_out)}, {first}: " + ", ".join(
+            f"{name} {100 * shares[first][name]:.1f}%" for name in held_out), flush=True)
     print("\n| family | " + " | ".join(f"{score}: held out | {score}: seen" for score in results) + " |")
     print("|---|" + "---|---|" * len(results))
     for name in KINDS:
