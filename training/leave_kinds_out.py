@@ -1,7 +1,7 @@
 """Leave-kinds-out: how well "not a digit" catches kinds of drawing the model never saw.
 
-    python -m training.leave_kinds_out                    # make leave-kinds-out: 3 folds, 3 epochs, 12,000 digits
-    python -m training.leave_kinds_out --folds 15 --budgets 0.001 0.005   # each kind held out alone, two budgets
+    python -m training.leave_kinds_out              # make leave-kinds-out: 3 folds, 3 epochs, 12,000 digits
+    python -m training.leave_kinds_out --folds 15   # each kind held out alone
 
 The non-digit kinds of ``training/non_digits.py`` are dealt into folds. For each fold, a model is
 trained (the recipe shortened: one-cycle epochs at the shipped recipe's peak rate, label smoothing,
@@ -14,7 +14,7 @@ the same flagged share: the eleventh class's probability; the energy of the digi
 Mahalanobis distance of the pooled features to the nearest digit class, the class means and one
 shared covariance fitted on the fold's training digits, Lee et al. 2018); the distance to the K-th
 nearest training digit's features (Sun et al. 2022); and flagging by either of two (EITHER). The
-shipped threshold flags 0.1% of digits; ``--budgets`` adds others from the same models.
+shipped threshold flags 0.1% of digits, the target allows 0.5%: both are reported (``--budgets``).
 
 The shipped model trains on every kind; these short models say how far that training
 generalises to a kind nobody wrote a generator for. Nothing here reads the test set.
@@ -49,6 +49,7 @@ PEAK_RATE = 3.6e-3        # the shipped recipe's lr_find valley (docs/model/metr
 DRAWINGS_PER_FAMILY = 300  # trained on, per family kept
 REPORT_PER_FAMILY = 200    # asked about, per family (another seed)
 RENDERING_WEIGHTS = (0.5, 0.5)
+TARGET_BUDGET = 0.005  # the most real digits flagged that issue 18's target for held-out kinds allows
 
 
 def folds_of(count: int) -> list[tuple[str, ...]]:
@@ -175,9 +176,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--asked", type=int, default=REPORT_PER_FAMILY, help="new drawings asked about per family")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--source", choices=SOURCES, default=DEFAULT_SOURCE)
-    parser.add_argument("--budgets", type=float, nargs="+", default=[FLAGGED_DIGIT_BUDGET],
+    parser.add_argument("--budgets", type=float, nargs="+", default=[FLAGGED_DIGIT_BUDGET, TARGET_BUDGET],
                         help=f"shares of validation digits a threshold flags, each reported (default "
-                             f"{FLAGGED_DIGIT_BUDGET:g}, the shipped model's; the issue's target allows 0.005)")
+                             f"{FLAGGED_DIGIT_BUDGET:g}, the shipped model's, and {TARGET_BUDGET:g})")
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     set_seed(0, reproducible=True)
