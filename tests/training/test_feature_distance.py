@@ -6,7 +6,7 @@ import torch
 
 from handler.mnist_contract import NUM_DIGITS
 from training.calibration import FLAGGED_DIGIT_BUDGET
-from training.leave_kinds_out import FeatureDistance, NearestDigits, caught_shares
+from training.leave_kinds_out import FeatureDistance, caught_shares
 from training.model import DigitResNet
 
 
@@ -30,8 +30,8 @@ def test_each_budget_is_reported_and_a_larger_one_catches_at_least_as_much():
     train_digits = (images[:200], torch.arange(NUM_DIGITS).repeat(20))
     asked = {"noise": images[300:], "blank": torch.zeros(50, 28, 28, dtype=torch.uint8)}
     shares = caught_shares(network, train_digits, images[200:300], asked, [FLAGGED_DIGIT_BUDGET, 0.05])
-    scores = ("eleventh class", "energy", "feature distance", "nearest digits", "either",
-              "eleventh class or nearest digits")
+    scores = ("eleventh class", "energy", "feature distance", "nearest digits", "nearest digits, every layer",
+              "either", "eleventh class or nearest digits", "eleventh class, or every layer for half as many again")
     assert len(shares) == 2 * len(scores)
     for score in scores:
         wider = shares[f"{score} (5.0% of digits flagged)"]
@@ -39,13 +39,3 @@ def test_each_budget_is_reported_and_a_larger_one_catches_at_least_as_much():
         assert all(wider[name] >= shares[score][name] for name in asked)
     # The noise asked about is drawn like the validation "digits": a lower threshold flags more of it.
     assert all(shares[f"{score} (5.0% of digits flagged)"]["noise"] > shares[score]["noise"] for score in scores)
-
-
-def test_nearest_digits_scores_by_the_kth_nearest_training_feature_whatever_its_length():
-    generator = torch.Generator().manual_seed(0)
-    training = torch.nn.functional.normalize(torch.randn(200, 8, generator=generator), dim=1)
-    nearest = NearestDigits(3 * training)  # lengths do not count: features are made unit length
-    on_a_cluster = torch.cat([training[:1].repeat(NearestDigits.K, 1), training[1:]])
-    crowded = NearestDigits(on_a_cluster)
-    assert torch.allclose(crowded(5 * training[:1]), torch.zeros(1), atol=1e-3)
-    assert nearest(training[:1]).item() > 0.1  # one neighbour at distance 0 is not K of them

@@ -1,0 +1,65 @@
+"""How familiar a drawing looks to the network: its layers' statistics against training digits'.
+
+The eleventh class only knows the kinds of non-digit it was trained on. Leave-kinds-out
+(training/leave_kinds_out.py) measures a score that does not need them: the distance from a
+drawing's per-channel mean and spread of every layer's maps to the K-th nearest of some training
+digits' (Sun et al. 2022, "Out-of-distribution detection with deep nearest neighbors"). Both pieces
+are TorchScript-able, so that a served module could carry them (docs/RECOGNITION.md, "Kinds never
+seen", says what serving them needs first).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# Training digits kept and the neighbour measured to: the paper's K of 50 among 24,000 digits, scaled
+# to what a served file could carry (4,000 keep nearly all of the gain: docs/RECOGNITION.md).
+BANK_DIGITS = 4000
+BANK_NEIGHBOUR = 8
+
+
+class LayerStatistics(nn.Module):
+    """A DigitResNet's logits and, after them, per channel the mean and then the spread over the
+    pixels of its stem's and every stage's maps (the last stage's means are the pooled features
+    its last layer reads)."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        maps = [self.network.stem((pixels - self.network.mean) / self.network.std)]
+        for stage in self.network.stages:
+            maps.append(stage(maps[-1]))
+        # std_mean has no int8 kernel: an FX-quantized copy computes it on float maps.
+        pairs = [torch.std_mean(block, dim=(2, 3)) for block in maps]
+        return torch.cat([self.network.head(maps[-1])] + [pair[1] for pair in pairs] + [pair[0] for pair in pairs],
+                         dim=1)
+
+
+def statistic_widths(network: nn.Module) -> list[int]:
+    """The width of each block of LayerStatistics' columns after the logits: means, then spreads."""
+    widths = [network.stem[0].out_channels] + [stage.body[0].out_channels for stage in network.stages]
+    return widths * 2
+
+
+class NearestDigits(nn.Module):
+    """The distance of a drawing's statistics, each block made unit length (so each layer counts
+    alike whatever its scale), to the K-th nearest training digit's. TorchScript-able."""
+
+    def __init__(self, digit_statistics: torch.Tensor, widths: list[int], neighbour: int):
+        super().__init__()
+        self.widths = widths
+        self.neighbour = neighbour
+        with torch.inference_mode(False):  # a bank made of inference tensors could not be used under autograd
+            self.register_buffer("bank", self.unit(digit_statistics.clone()))
+
+    def unit(self, statistics: torch.Tensor) -> torch.Tensor:
+        blocks = [nn.functional.normalize(block, dim=1) for block in statistics.float().split(self.widths, dim=1)]
+        return torch.cat(blocks, dim=1) / len(blocks) ** 0.5
+
+    def forward(self, statistics: torch.Tensor) -> torch.Tensor:
+        similarity = torch.cat([torch.topk(chunk @ self.bank.T, self.neighbour, dim=1).values[:, -1]
+                                for chunk in self.unit(statistics).split(1000)])
+        return (2 - 2 * similarity).clamp(min=0).sqrt()
