@@ -15,8 +15,7 @@ Mahalanobis distance of the pooled features to the nearest digit class, the clas
 shared covariance fitted on the fold's training digits, Lee et al. 2018); the distance to the K-th
 nearest training digit's features (Sun et al. 2022), the pooled ones, and the per-channel mean and
 spread of every layer's maps, of as many training digits as a served file could carry ("every
-layer", training/familiarity.py);
-and flagging by either of two (EITHER). The
+layer", training/familiarity.py); and flagging by either of two (EITHER). The
 shipped threshold flags 0.1% of digits, the target allows 0.5%: both are reported (``--budgets``).
 
 The shipped model trains on every kind; these short models say how far that training
@@ -120,15 +119,14 @@ class Scores:
         self.widths = statistic_widths(network)
         pooled = self.pooled(outputs)
         self.distance = FeatureDistance(pooled, labels)
-        self.nearest = NearestDigits(pooled, self.widths[-1:], PAPER_NEIGHBOUR)
-        # As served: BANK_DIGITS of the training digits, the BANK_NEIGHBOUR-th nearest.
+        self.nearest = NearestDigits(pooled, [pooled.shape[1]], PAPER_NEIGHBOUR)
+        # As a served file could carry them: BANK_DIGITS of the training digits, the BANK_NEIGHBOUR-th nearest.
         kept = torch.randperm(len(outputs), generator=torch.Generator().manual_seed(0))[:BANK_DIGITS]
         self.nearest_layers = NearestDigits(outputs[kept, NUM_CLASSES:], self.widths, BANK_NEIGHBOUR)
 
     def pooled(self, outputs: torch.Tensor) -> torch.Tensor:
         """The last stage's means: the pooled features the network's last layer reads."""
-        start = NUM_CLASSES + sum(self.widths[:len(self.widths) // 2 - 1])
-        return outputs[:, start:start + self.widths[len(self.widths) // 2 - 1]]
+        return outputs[:, NUM_CLASSES:].split(self.widths, dim=1)[len(self.widths) // 2 - 1]
 
     def __call__(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, pooled = outputs[:, :NUM_CLASSES], self.pooled(outputs)
