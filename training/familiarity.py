@@ -44,6 +44,12 @@ def statistic_widths(network: nn.Module) -> list[int]:
     return widths * 2
 
 
+def pooled_features(statistics: torch.Tensor, widths: list[int]) -> torch.Tensor:
+    """The last stage's means among ``statistics`` (LayerStatistics' columns after the logits, in
+    blocks of ``widths``): the pooled features the network's last layer reads."""
+    return statistics.split(widths, dim=1)[len(widths) // 2 - 1]
+
+
 class NearestDigits(nn.Module):
     """The distance of a drawing's statistics, each block made unit length (so each layer counts
     alike whatever its scale), to the K-th nearest training digit's. TorchScript-able."""

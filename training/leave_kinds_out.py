@@ -43,7 +43,14 @@ from training.data import DEFAULT_SOURCE, SOURCES, load_mnist
 from training.datasets import not_a_digit_labels
 from training.digit_pairs import digit_pairs
 from training.evaluate import predict
-from training.familiarity import BANK_DIGITS, BANK_NEIGHBOUR, LayerStatistics, NearestDigits, statistic_widths
+from training.familiarity import (
+    BANK_DIGITS,
+    BANK_NEIGHBOUR,
+    LayerStatistics,
+    NearestDigits,
+    pooled_features,
+    statistic_widths,
+)
 from training.loaders import make_dataloaders
 from training.model import DigitResNet
 from training.non_digits import FAMILIES, KINDS, non_digits
@@ -125,8 +132,7 @@ class Scores:
         self.nearest_layers = NearestDigits(outputs[kept, NUM_CLASSES:], self.widths, BANK_NEIGHBOUR)
 
     def pooled(self, outputs: torch.Tensor) -> torch.Tensor:
-        """The last stage's means: the pooled features the network's last layer reads."""
-        return outputs[:, NUM_CLASSES:].split(self.widths, dim=1)[len(self.widths) // 2 - 1]
+        return pooled_features(outputs[:, NUM_CLASSES:], self.widths)
 
     def __call__(self, outputs: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, pooled = outputs[:, :NUM_CLASSES], self.pooled(outputs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from handler.mnist_contract import NUM_CLASSES
-from training.familiarity import LayerStatistics, NearestDigits, statistic_widths
+from training.familiarity import LayerStatistics, NearestDigits, pooled_features, statistic_widths
 from training.model import DigitResNet
 
 
@@ -41,6 +41,7 @@ def test_layer_statistics_are_the_network_s_logits_then_each_layer_s_means_and_s
     assert torch.allclose(rows[:, :NUM_CLASSES], network(pixels), atol=1e-5)
     blocks = rows[:, NUM_CLASSES:].split(widths, dim=1)
     assert torch.allclose(blocks[3], maps.mean(dim=(2, 3)), atol=1e-5)
+    assert torch.allclose(pooled_features(rows[:, NUM_CLASSES:], widths), network.head[:2](maps), atol=1e-5)
     assert torch.allclose(blocks[7], maps.std(dim=(2, 3)), atol=1e-5)
 
 

@@ -6,8 +6,7 @@ import torch
 
 from handler.mnist_contract import NUM_DIGITS
 from training.calibration import FLAGGED_DIGIT_BUDGET
-from training.familiarity import LayerStatistics
-from training.leave_kinds_out import FeatureDistance, Scores, caught_shares
+from training.leave_kinds_out import FeatureDistance, caught_shares
 from training.model import DigitResNet
 
 
@@ -41,13 +40,3 @@ def test_each_budget_is_reported_and_a_larger_one_catches_at_least_as_much():
     # The noise asked about is drawn like the validation "digits": a lower threshold flags more of it.
     assert all(shares[f"{score} (5.0% of digits flagged)"]["noise"] > shares[score]["noise"] for score in scores)
 
-
-def test_the_pooled_features_are_the_ones_the_last_layer_reads():
-    torch.manual_seed(0)
-    network = DigitResNet().eval()
-    pixels = torch.rand(30, 1, 28, 28)
-    with torch.inference_mode():
-        outputs = LayerStatistics(network)(pixels)
-        pooled = network.head[:2](network.feature_maps(pixels))
-    scores = Scores(network, outputs, torch.arange(NUM_DIGITS).repeat(3))
-    assert torch.allclose(scores.pooled(outputs), pooled, atol=1e-5)
