@@ -4,8 +4,8 @@ The eleventh class only knows the kinds of non-digit it was trained on. Leave-ki
 (training/leave_kinds_out.py) measures a score that does not need them: the distance from a
 drawing's per-channel mean and spread of every layer's maps to the K-th nearest of some training
 digits' (Sun et al. 2022, "Out-of-distribution detection with deep nearest neighbors"). Both pieces
-are TorchScript-able, so that a served module could carry them (docs/RECOGNITION.md, "Kinds never
-seen", says what serving them needs first).
+are TorchScript-able: the served module (training/model.py) carries them, and gives the distance as
+its last output column (docs/RECOGNITION.md, "Kinds never seen").
 """
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ from torch import nn
 # to what a served file could carry (4,000 keep nearly all of the gain: docs/RECOGNITION.md).
 BANK_DIGITS = 4000
 BANK_NEIGHBOUR = 8
+# Which training digits are kept: the same draw at every training and fine-tune.
+BANK_SEED = 0
+
+
+def kept_for_bank(count: int) -> torch.Tensor:
+    """The indices of the BANK_DIGITS (or fewer) of ``count`` training digits kept."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(BANK_SEED))[:BANK_DIGITS]
 
 
 class LayerStatistics(nn.Module):
@@ -66,6 +73,7 @@ class NearestDigits(nn.Module):
         return torch.cat(blocks, dim=1) / len(blocks) ** 0.5
 
     def forward(self, statistics: torch.Tensor) -> torch.Tensor:
-        similarity = torch.cat([torch.topk(chunk @ self.bank.T, self.neighbour, dim=1).values[:, -1]
-                                for chunk in self.unit(statistics).split(1000)])
+        """One distance per row; rows are compared to the whole bank at once (call it in chunks of a
+        few thousand rows: a traced copy must not depend on the batch size)."""
+        similarity = torch.topk(self.unit(statistics) @ self.bank.T, self.neighbour, dim=1).values[:, -1]
         return (2 - 2 * similarity).clamp(min=0).sqrt()

@@ -44,10 +44,10 @@ from training.datasets import not_a_digit_labels
 from training.digit_pairs import digit_pairs
 from training.evaluate import predict
 from training.familiarity import (
-    BANK_DIGITS,
     BANK_NEIGHBOUR,
     LayerStatistics,
     NearestDigits,
+    kept_for_bank,
     pooled_features,
     statistic_widths,
 )
@@ -118,6 +118,11 @@ class FeatureDistance:
         return torch.einsum("nkc,cd,nkd->nk", offsets, self.precision, offsets).min(dim=1).values
 
 
+def in_chunks(nearest: NearestDigits, statistics: torch.Tensor) -> torch.Tensor:
+    """``nearest``'s distances, a thousand rows at a time (a 24,000-digit bank would need gigabytes at once)."""
+    return torch.cat([nearest(chunk) for chunk in statistics.split(1000)])
+
+
 class Scores:
     """The open-set scores, fitted on a fold's training digits' LayerStatistics rows; higher means
     "not a digit"."""
@@ -128,7 +133,7 @@ class Scores:
         self.distance = FeatureDistance(pooled, labels)
         self.nearest = NearestDigits(pooled, [pooled.shape[1]], PAPER_NEIGHBOUR)
         # As a served file could carry them: BANK_DIGITS of the training digits, the BANK_NEIGHBOUR-th nearest.
-        kept = torch.randperm(len(outputs), generator=torch.Generator().manual_seed(0))[:BANK_DIGITS]
+        kept = kept_for_bank(len(outputs))
         self.nearest_layers = NearestDigits(outputs[kept, NUM_CLASSES:], self.widths, BANK_NEIGHBOUR)
 
     def pooled(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -139,8 +144,8 @@ class Scores:
         return {"eleventh class": torch.softmax(logits, dim=1)[:, NOT_A_DIGIT],
                 "energy": -torch.logsumexp(logits[:, :NUM_DIGITS], dim=1),
                 "feature distance": self.distance(pooled),
-                "nearest digits": self.nearest(pooled),
-                "nearest digits, every layer": self.nearest_layers(outputs[:, NUM_CLASSES:])}
+                "nearest digits": in_chunks(self.nearest, pooled),
+                "nearest digits, every layer": in_chunks(self.nearest_layers, outputs[:, NUM_CLASSES:])}
 
 
 def caught_shares(network: DigitResNet, train_digits: tuple[torch.Tensor, torch.Tensor], valid_digits: torch.Tensor,
