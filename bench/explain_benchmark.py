@@ -91,7 +91,7 @@ def served_completeness(network: torch.nn.Module, pixels: torch.Tensor, targets:
 
 
 def latency_ms(model: torch.nn.Module, png: bytes, repeats: int) -> float:
-    threshold, network = float(model.non_digit_threshold), torch.jit.freeze(model.network)
+    threshold, network = float(model.non_digit_threshold), torch.jit.freeze(model.statistics.network)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -108,7 +108,7 @@ def digit_probability(model: torch.nn.Module, pixels: torch.Tensor, targets: tor
 def deletion_test(model: torch.nn.Module, pixels: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
     """Mean drop of the explained digit's probability when the top 10% of the ink by attribution,
     or a random 10% of it, is blanked."""
-    grids = torch.stack([a.grid for a in attributions(model.network, pixels, targets)])
+    grids = torch.stack([a.grid for a in attributions(model.statistics.network, pixels, targets)])
     rng = np.random.default_rng(SEED)
     by_attribution, at_random = pixels.clone(), pixels.clone()
     for index in range(len(pixels)):
@@ -191,7 +191,7 @@ def figures(model: torch.nn.Module, folder: Path) -> list[str]:
     lines = []
     for name, (png, target) in cases.items():
         batch = prepare_batch([{"body": png, **({} if target is None else {"target": str(target)})}])
-        (answer,) = explanation_answers(batch, model, torch.jit.freeze(model.network), threshold)
+        (answer,) = explanation_answers(batch, model, torch.jit.freeze(model.statistics.network), threshold)
         overlay_figure(png, answer, folder / name)
         explained = ", ".join(f"{s['digit']} (explained {s['explanation']['target']}, gap "
                               f"{s['explanation']['completeness_gap']:.1%})" for s in answer["digits"])
@@ -213,9 +213,9 @@ def main() -> None:
         chosen = model(pixels)[:, :NUM_DIGITS].argmax(dim=1)
 
     print(f"## Integration steps (Gauss-Legendre), {STEPS_DIGITS} validation digits as canvases\n")
-    print("\n".join(steps_table(model.network, pixels[:STEPS_DIGITS], chosen[:STEPS_DIGITS])))
+    print("\n".join(steps_table(model.statistics.network, pixels[:STEPS_DIGITS], chosen[:STEPS_DIGITS])))
     print(f"\n## Completeness as served (the budget's refinement included), {STEPS_DIGITS} validation digits\n")
-    print("\n".join(served_completeness(model.network, pixels[:STEPS_DIGITS], chosen[:STEPS_DIGITS])))
+    print("\n".join(served_completeness(model.statistics.network, pixels[:STEPS_DIGITS], chosen[:STEPS_DIGITS])))
     digits = dict((int(labels[i]), i) for i in range(len(labels)))
     images, _ = validation_digits()
     one = canvas_png(images[digits[7]])
@@ -229,7 +229,7 @@ def main() -> None:
     print(f"- mean drop of the explained digit's probability: top by attribution {deletion['top']:.3f}, "
           f"random {deletion['random']:.3f}: {deletion['ratio']:.1f}x (target at least 2x)")
     print(f"\n## Sanity check: random weights\n\n- mean Spearman correlation over the ink: "
-          f"{sanity_check(model.network, pixels, chosen):.2f} (target below 0.5)")
+          f"{sanity_check(model.statistics.network, pixels, chosen):.2f} (target below 0.5)")
     print(f"\n## Memory\n\n- the float file loaded beside the int8 copy: {float_model_memory_mb():.1f} MB resident")
     if args.figures:
         print("\n## Figures\n")

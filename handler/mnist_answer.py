@@ -1,12 +1,14 @@
 """The JSON answer to one request, from the model's outputs for each symbol written. Pure functions.
 
-The model's output for a symbol is eleven numbers: the ten digits' calibrated probabilities, then
-the probability that the symbol is not a digit at all (the last one).
+The model's output for a symbol is the ten digits' calibrated probabilities, the probability that
+the symbol is not a digit at all, and how unfamiliar it looks (handler/mnist_contract.py).
 """
 
 from __future__ import annotations
 
 import torch
+
+from handler.mnist_contract import NOT_A_DIGIT, NUM_DIGITS, flagged
 
 TOP_K = 3
 
@@ -15,16 +17,19 @@ MARK_NAMES = {".": "a decimal point", "-": "a minus sign"}
 
 
 def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple[int, int, int, int],
-                    mark: str | None = None) -> dict:
+                    whole: bool, mark: str | None = None) -> dict:
     """One written symbol: its most likely digit (the best guess even when it is no digit), and whether
-    it is one; a ``mark`` (a decimal point, a minus sign: its shape and place say so) is none."""
-    probabilities, not_a_digit = output[:-1], output[-1]
+    it is one; a ``mark`` (a decimal point, a minus sign: its shape and place say so) is none. A
+    ``whole`` group of ink is no digit when it looks unlike every training digit too; a part cut from
+    one or pieces joined only by their eleventh class."""
+    probabilities = output[:NUM_DIGITS]
     confidence, digit = probabilities.max(dim=0)
+    no_digit = flagged(output, non_digit_threshold) if whole else output[NOT_A_DIGIT] >= non_digit_threshold
     symbol = {
         "digit": int(digit),
         "confidence": round(float(confidence), 6),
         "probabilities": [round(float(p), 6) for p in probabilities],
-        "is_digit": bool(not_a_digit < non_digit_threshold) and mark is None,
+        "is_digit": not bool(no_digit) and mark is None,
         "box": list(box),
     }
     if mark is not None:

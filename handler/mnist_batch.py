@@ -168,7 +168,7 @@ def batch_answers(batch: PreparedBatch, outputs: torch.Tensor | None, non_digit_
         for row in request.reading(outputs):
             candidate = row - request.first_row
             symbol = describe_symbol(outputs[row], non_digit_threshold, request.boxes[candidate],
-                                     request.marks[candidate])
+                                     request.wholes[candidate], request.marks[candidate])
             if request.want_preview:
                 symbol["preview"] = preview_png(batch.pixels[row])
             symbols.append(symbol)

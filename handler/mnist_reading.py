@@ -8,7 +8,9 @@ touching digits is confidently no digit, and must not win over the two digits it
 drawing that is no digit at all still reads as one. A reading scores the sum over its symbols,
 plus a log prior per symbol that makes every extra symbol cost evidence (a single digit is not cut
 in two unless both halves read as digits better than the whole). Dynamic programming over the
-parts finds the best reading.
+parts finds the best reading. The model's unfamiliarity column is not read here: cut parts and
+joined pieces are unlike any whole training digit, so it would refuse every cut (mnist_answer reads
+it for whole groups of ink only).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from handler.mnist_contract import NOT_A_DIGIT, NUM_DIGITS
 
 # The log prior of one more symbol: a cut must raise the reading's probability 1/0.5 times.
 SYMBOL_PRIOR = math.log(0.5)
@@ -38,14 +42,15 @@ FLOOR = 1e-6
 
 
 def digit_probability(outputs: torch.Tensor) -> torch.Tensor:
-    """Per row of the served model's (N, 11) outputs, P it is a digit times P of its likeliest digit."""
-    return outputs[:, :-1].max(dim=1).values * (1 - outputs[:, -1])
+    """Per row of the served model's outputs, P it is a digit times P of its likeliest digit."""
+    return outputs[:, :NUM_DIGITS].max(dim=1).values * (1 - outputs[:, NOT_A_DIGIT])
 
 
 def candidate_scores(outputs: torch.Tensor) -> torch.Tensor:
     """Per candidate, log P of its likeliest answer: a digit (P it is a digit times P of that
-    digit) or, weighted down, not a digit. ``outputs`` are the served model's (N, 11) rows."""
-    return torch.maximum(digit_probability(outputs), NOT_A_DIGIT_WEIGHT * outputs[:, -1]).clamp_min(FLOOR).log()
+    digit) or, weighted down, not a digit. ``outputs`` are the served model's rows."""
+    not_a_digit = NOT_A_DIGIT_WEIGHT * outputs[:, NOT_A_DIGIT]
+    return torch.maximum(digit_probability(outputs), not_a_digit).clamp_min(FLOOR).log()
 
 
 def all_sure(outputs: torch.Tensor, sure: float) -> bool:
@@ -55,7 +60,7 @@ def all_sure(outputs: torch.Tensor, sure: float) -> bool:
 
 def any_no_digit(outputs: torch.Tensor) -> bool:
     """Whether a row of ``outputs`` is more likely no digit than a digit."""
-    return bool((outputs[:, -1] >= 0.5).any())
+    return bool((outputs[:, NOT_A_DIGIT] >= 0.5).any())
 
 
 def doubtful_groups(outputs: torch.Tensor) -> set[int]:

@@ -17,6 +17,7 @@ from training.canvas_render import canvas_variants
 from training.cut_parts import cut_part_examples
 from training.data import Mnist
 from training.digit_pairs import digit_pairs
+from training.familiarity import kept_for_bank
 from training.non_digits import FAMILIES, non_digits
 
 QUICK_TRAIN_IMAGES = 512
@@ -41,6 +42,7 @@ class RunSets:
     train_renderings: torch.Tensor  # (3, N, 28, 28): MNIST scans, pen strokes, reweighted; cut parts and
                                     # non-digits appended
     train_labels: torch.Tensor      # (N,) with NOT_A_DIGIT for the appended non-digits
+    train_digits: int               # how many of the first renderings are MNIST training digits
     valid_digits: torch.Tensor
     valid_strokes: torch.Tensor     # the same digits redrawn as canvas pen strokes
     valid_labels: torch.Tensor
@@ -60,6 +62,12 @@ class RunSets:
     def non_digit_sets(self) -> dict[str, torch.Tensor]:
         return {"validation non-digits": self.non_digits["valid"], "held-out non-digits": self.non_digits["report"],
                 **{f"held-out {name}": images for name, images in self.report_families.items()}}
+
+    def bank_digits(self) -> torch.Tensor:
+        """The training digits a drawing's familiarity is measured against (training/familiarity.py):
+        some of the MNIST training digits, scanned or redrawn as pen strokes."""
+        scanned_and_drawn = self.train_renderings[:2, :self.train_digits].flatten(0, 1)
+        return scanned_and_drawn[kept_for_bank(len(scanned_and_drawn))]
 
     def validation_set(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Scans, their canvas redrawing and non-digits: the checkpoint kept is the best at all three."""
@@ -117,6 +125,7 @@ def build_sets(mnist: Mnist, train_images: int | None = None) -> RunSets:
         train_renderings=torch.from_numpy(train_renderings),
         train_labels=torch.cat([mnist.train_labels[train_index], torch.from_numpy(part_labels),
                                 not_a_digit_labels(torch.from_numpy(train_renderings[0, len(train_index) + len(parts):]))]),
+        train_digits=len(train_index),
         valid_digits=torch.from_numpy(valid_digits), valid_strokes=torch.from_numpy(valid_strokes),
         valid_labels=mnist.train_labels[valid_index],
         test_images=test_images, test_strokes=torch.from_numpy(test_strokes), test_labels=test_labels,

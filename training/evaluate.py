@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from handler.mnist_contract import NOT_A_DIGIT, NUM_DIGITS  # noqa: E402
+from handler.mnist_contract import NUM_DIGITS, flagged  # noqa: E402
 from training.calibration import expected_calibration_error  # noqa: E402
 
 
@@ -26,7 +26,7 @@ class Evaluation:
 
 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The model's (N, 11) outputs for (N, 28, 28) uint8 images."""
+    """The model's outputs for (N, 28, 28) uint8 images, a thousand at a time."""
     model.eval()
     with torch.inference_mode():
         return torch.cat([model(images[i:i + batch_size].unsqueeze(1).float() / 255)
@@ -44,18 +44,19 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Ev
 
 def served_figures(served: nn.Module, digit_sets: dict[str, tuple[torch.Tensor, torch.Tensor]],
                    non_digit_sets: dict[str, torch.Tensor]) -> dict[str, dict[str, float]]:
-    """What a served module (output: ten digit probabilities, then P(not a digit)) does on each
-    labelled digit set: accuracy, expected calibration error and the share it calls no digit; and
-    the share of each set of non-digits it catches. Sets are (N, 28, 28) uint8 images."""
+    """What a served module (outputs as handler/mnist_contract.py says) does on each labelled digit
+    set: accuracy, expected calibration error and the share it calls no digit (by its eleventh class
+    or its unfamiliarity: each image is a whole drawing); and the share of each set of non-digits it
+    catches. Sets are (N, 28, 28) uint8 images."""
     threshold = float(served.non_digit_threshold)
     figures: dict[str, dict[str, float]] = {"accuracy": {}, "ece": {}, "flagged": {}}
     for name, (images, labels) in digit_sets.items():
         outputs = predict(served, images)
         figures["accuracy"][name] = float((outputs[:, :NUM_DIGITS].argmax(dim=1) == labels).float().mean())
         figures["ece"][name] = expected_calibration_error(outputs[:, :NUM_DIGITS], labels)
-        figures["flagged"][name] = float((outputs[:, NOT_A_DIGIT] >= threshold).float().mean())
+        figures["flagged"][name] = float(flagged(outputs, threshold).float().mean())
     for name, images in non_digit_sets.items():
-        figures["flagged"][name] = float((predict(served, images)[:, NOT_A_DIGIT] >= threshold).float().mean())
+        figures["flagged"][name] = float(flagged(predict(served, images), threshold).float().mean())
     return figures
 
 

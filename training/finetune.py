@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
     sets = build_sets(load_mnist(args.data_dir, args.source), QUICK_REPLAY if args.quick else None)
     serving = shipped_model(args.base)
     tuned_sets = with_corrections(sets, corrections["pixels"][trained], corrections["labels"][trained])
-    tuned = fine_tuned(shipped_model(args.base).network, tuned_sets, args.steps, args.candidate)
-    network = weight_average(serving.network, tuned, TUNED_SHARE)
+    tuned = fine_tuned(shipped_model(args.base).statistics.network, tuned_sets, args.steps, args.candidate)
+    network = weight_average(serving.statistics.network, tuned, TUNED_SHARE)
     candidate, _ = calibrated(network, sets, args.candidate)
     threshold_refitted = len(sets.calibration_set()[1]) * FLAGGED_DIGIT_BUDGET >= DIGITS_PER_FLAGGED
     if not threshold_refitted:

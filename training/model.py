@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from handler.mnist_contract import MNIST_SIDE, NUM_CLASSES, NUM_DIGITS
+from training.familiarity import NearestDigits
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -82,27 +83,36 @@ class DigitResNet(nn.Module):
 
 
 class CalibratedDigitModel(nn.Module):
-    """The trained network with its temperature and its "not a digit" threshold baked in.
+    """The trained network with its temperature, its "not a digit" threshold and the training digits
+    its familiarity is measured against baked in.
 
-    This is the module exported to TorchScript and served. Output (N, 11): the ten digits'
-    calibrated probabilities (summing to one), then the probability that the drawing is not a
-    digit; a drawing is a digit when that last column is below ``non_digit_threshold``.
+    This is the module exported to TorchScript and served. Output (N, NUM_OUTPUTS), as
+    handler/mnist_contract.py says: the ten digits' calibrated probabilities (summing to one), the
+    probability that the drawing is not a digit (a digit when below ``non_digit_threshold``), and
+    the distance of its layers' statistics to the nearest training digits' (``nearest``) divided by
+    ``unfamiliar_distance`` (a whole drawing at 1 or more looks like no digit). ``statistics`` is a
+    LayerStatistics of the network (whose ``network`` the explanations use) or its int8 copy.
     """
 
-    __constants__ = ["num_digits"]
+    __constants__ = ["num_digits", "num_classes"]
 
-    def __init__(self, network: nn.Module, temperature: float, non_digit_threshold: float):
+    def __init__(self, statistics: nn.Module, temperature: float, non_digit_threshold: float, nearest: NearestDigits,
+                 unfamiliar_distance: float):
         super().__init__()
-        self.num_digits = NUM_DIGITS
-        self.network = network
+        self.num_digits, self.num_classes = NUM_DIGITS, NUM_CLASSES
+        self.statistics = statistics
+        self.nearest = nearest
         self.register_buffer("temperature", torch.tensor(temperature))
         self.register_buffer("non_digit_threshold", torch.tensor(non_digit_threshold))
+        self.register_buffer("unfamiliar_distance", torch.tensor(unfamiliar_distance))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        logits = self.network(pixels) / self.temperature
+        rows = self.statistics(pixels)
+        logits = rows[:, :self.num_classes] / self.temperature
         digits = torch.softmax(logits[:, :self.num_digits], dim=1)
         not_a_digit = torch.softmax(logits, dim=1)[:, self.num_digits:]
-        return torch.cat([digits, not_a_digit], dim=1)
+        unfamiliarity = self.nearest(rows[:, self.num_classes:]) / self.unfamiliar_distance
+        return torch.cat([digits, not_a_digit, unfamiliarity[:, None]], dim=1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -23,11 +23,12 @@ def write_model_card(summary: dict, path: Path) -> None:
 {quick_warning}
 **File**: `model_store/{summary['model_file']}` (TorchScript), SHA-256 `{summary['model_sha256']}`.
 Input: `(N, 1, 28, 28)` float pixels in [0, 1], light digit on dark, centred MNIST-style; the module
-normalises with the MNIST mean and standard deviation itself. Output: `(N, 11)`: the ten digits'
-calibrated probabilities (summing to one), then the probability that the drawing is not a digit.
-The temperature ({summary['temperature']:.3f}) and the "not a digit" threshold
-({summary['non_digit_threshold']:.4g}) are buffers of the module (`temperature`,
-`non_digit_threshold`): the handler reads the threshold from the file.
+normalises with the MNIST mean and standard deviation itself. Output: `(N, 12)`: the ten digits'
+calibrated probabilities (summing to one), the probability that the drawing is not a digit, and how
+unfamiliar it looks (1 at the threshold chosen on validation). The temperature
+({summary['temperature']:.3f}), the "not a digit" threshold ({summary['non_digit_threshold']:.4g}), the
+unfamiliarity distance ({summary['unfamiliar_distance']:.4g}) and the {summary['bank_digits']:,} training digits'
+statistics it is measured against are buffers of the module: the handler reads the threshold from the file.
 
 ## Results on the MNIST test set ({summary['test_images']:,} images, never used for selection)
 
@@ -70,7 +71,13 @@ by the handler's own cutter (`training/cut_parts.py`, its coarse and its fine cu
 holds nearly all of one digit's ink labelled that digit, one that holds much of both no digit.
 A drawing is called no digit when that class's probability is at least
 {summary['non_digit_threshold']:.4g}, the threshold that flags {100 * summary['flagged_digit_budget']:.1f}% of
-the validation digits (chosen on validation only).
+the validation digits (chosen on validation only), or when it is drawn whole and looks unfamiliar:
+the per-channel mean and spread of every layer's maps are farther from the
+{summary['bank_neighbour']}th nearest of {summary['bank_digits']:,} training digits' (scanned or redrawn) than
+the distance that flags {100 * summary['unfamiliar_digit_budget']:.2f}% of the validation digits
+(`training/familiarity.py`; it catches kinds the eleventh class never saw: docs/RECOGNITION.md,
+"Kinds never seen"). Parts the reader cuts from a drawing are judged by the eleventh class only:
+they are unlike every whole digit.
 
 | measure | share |
 |---|---|

@@ -6,8 +6,9 @@ Weights per output channel and activations per tensor become int8; the observers
 images only (scans, their canvas redrawing and non-digits), so the test set still chooses nothing.
 On this 2-core CPU the forward pass is 5-6x faster than the float one at batch 1 and 8
 (docs/BENCHMARKS.md). The float file stays for GPUs, which have no int8 kernels for these ops.
-The temperature and "not a digit" threshold are the float model's, wrapped around the int8
-network; the figures written here show they still hold for it.
+The temperature, "not a digit" threshold and the familiarity's bank and distance are the float
+model's, wrapped around the int8 network's statistics; the figures written here show they still
+hold for it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from training.data import load_mnist
 from training.datasets import RunSets, build_sets
 from training.evaluate import served_figures
 from training.export import export_torchscript, sha256_of
+from training.familiarity import LayerStatistics, NearestDigits
 from training.model import CalibratedDigitModel, DigitResNet
 from training.model_card import write_model_card
 
@@ -35,15 +37,17 @@ OBSERVER_STRIDE = 5
 
 
 def quantize_int8(network: nn.Module, observed_pixels: torch.Tensor) -> nn.Module:
-    """``network`` with int8 weights and activations, its ranges observed on ``observed_pixels``
-    ((N, 1, 28, 28) in [0, 1]); an FX GraphModule, which TorchScript can trace but not script."""
+    """``network`` (a LayerStatistics) with int8 weights and activations, its ranges observed on
+    ``observed_pixels`` ((N, 1, 28, 28) in [0, 1]); an FX GraphModule, which TorchScript can trace
+    but not script. Its statistics come out float: int8 ``torch.cat`` would put the logits and every
+    layer's means and spreads on one scale, and std_mean has no int8 kernel."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's notice that it moves to torchao
         from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
         torch.backends.quantized.engine = BACKEND
-        prepared = prepare_fx(copy.deepcopy(network).cpu().eval(), get_default_qconfig_mapping(BACKEND),
-                              (observed_pixels[:1],))
+        mapping = get_default_qconfig_mapping(BACKEND).set_object_type(torch.cat, None)
+        prepared = prepare_fx(copy.deepcopy(network).cpu().eval(), mapping, (observed_pixels[:1],))
         with torch.inference_mode():
             for chunk in observed_pixels.split(500):
                 prepared(chunk)
@@ -51,11 +55,12 @@ def quantize_int8(network: nn.Module, observed_pixels: torch.Tensor) -> nn.Modul
 
 
 def served_int8(served: CalibratedDigitModel, observed_images: torch.Tensor) -> nn.Module:
-    """The served int8 module: ``served``'s network quantized on ``observed_images`` ((N, 28, 28)
-    uint8), with its temperature and threshold."""
+    """The served int8 module: ``served``'s statistics quantized on ``observed_images`` ((N, 28, 28)
+    uint8), with its temperature, threshold and familiarity."""
     observed = observed_images[::OBSERVER_STRIDE].unsqueeze(1).float() / 255
-    return CalibratedDigitModel(quantize_int8(served.network, observed), float(served.temperature),
-                                float(served.non_digit_threshold)).eval()
+    return CalibratedDigitModel(quantize_int8(served.statistics, observed), float(served.temperature),
+                                float(served.non_digit_threshold), served.nearest,
+                                float(served.unfamiliar_distance)).eval()
 
 
 def export_int8(served: CalibratedDigitModel, float_path: Path, sets: RunSets) -> dict:
@@ -72,11 +77,16 @@ def export_int8(served: CalibratedDigitModel, float_path: Path, sets: RunSets) -
 
 def shipped_model(served_path: Path) -> CalibratedDigitModel:
     """An exported ``CalibratedDigitModel`` back as an eager module, whose network can be quantized."""
-    state = torch.jit.load(str(served_path), map_location="cpu").state_dict()
+    loaded = torch.jit.load(str(served_path), map_location="cpu")
+    state = loaded.state_dict()
+    prefix = "statistics.network."
     network = DigitResNet().eval()
-    network.load_state_dict({name.removeprefix("network."): value for name, value in state.items()
-                             if name.startswith("network.")})
-    return CalibratedDigitModel(network, float(state["temperature"]), float(state["non_digit_threshold"])).eval()
+    network.load_state_dict({name.removeprefix(prefix): value for name, value in state.items()
+                             if name.startswith(prefix)})
+    nearest = NearestDigits(state["nearest.bank"], list(loaded.nearest.widths), loaded.nearest.neighbour)
+    return CalibratedDigitModel(LayerStatistics(network).eval(), float(state["temperature"]),
+                                float(state["non_digit_threshold"]), nearest,
+                                float(state["unfamiliar_distance"])).eval()
 
 
 def main() -> None:

@@ -29,14 +29,23 @@ from fastai.metrics import accuracy  # noqa: E402
 from fastai.torch_core import set_seed  # noqa: E402
 from torch import nn  # noqa: E402
 
+from handler.mnist_contract import NUM_CLASSES  # noqa: E402
 from serving.settings import MODEL_METRICS, REPO_ROOT, SERIALIZED_MODEL  # noqa: E402
-from training.calibration import (FLAGGED_DIGIT_BUDGET, choose_threshold, digit_probabilities,  # noqa: E402
-                                  expected_calibration_error, fit_temperature, non_digit_probability)
+from training.calibration import (  # noqa: E402
+    FLAGGED_DIGIT_BUDGET,
+    UNFAMILIAR_DIGIT_BUDGET,
+    choose_threshold,
+    digit_probabilities,
+    expected_calibration_error,
+    fit_temperature,
+    non_digit_probability,
+)
 from training.calibration_plots import plot_non_digit_tradeoff, plot_reliability  # noqa: E402
 from training.data import DEFAULT_SOURCE, SOURCES, load_mnist  # noqa: E402
 from training.datasets import QUICK_TRAIN_IMAGES, RunSets, build_sets  # noqa: E402
 from training.evaluate import evaluate, plot_confusion, plot_misclassified, predict, served_figures  # noqa: E402
 from training.export import export_torchscript, sha256_of  # noqa: E402
+from training.familiarity import BANK_NEIGHBOUR, LayerStatistics, NearestDigits, statistic_widths  # noqa: E402
 from training.loaders import make_dataloaders  # noqa: E402
 from training.model import CalibratedDigitModel, DigitResNet, count_macs, count_parameters  # noqa: E402
 from training.model_card import write_model_card  # noqa: E402
@@ -136,16 +145,23 @@ def learner(sets: RunSets, args: argparse.Namespace) -> Learner:
 
 
 def calibrated(network: nn.Module, sets: RunSets, report_dir: Path) -> tuple[CalibratedDigitModel, dict]:
-    """The served module: temperature fitted and the "not a digit" threshold chosen on validation;
-    with the expected calibration errors before and after."""
+    """The served module: temperature fitted, the "not a digit" threshold and the unfamiliarity
+    distance chosen on validation, the training digits kept for the latter; with the expected
+    calibration errors before and after."""
+    statistics = LayerStatistics(network).eval()
+    nearest = NearestDigits(predict(statistics, sets.bank_digits())[:, NUM_CLASSES:], statistic_widths(network),
+                            BANK_NEIGHBOUR)
     calibration_images, calibration_labels = sets.calibration_set()
-    calibration_logits = predict(network, calibration_images)
+    calibration_rows = predict(statistics, calibration_images)
+    calibration_logits = calibration_rows[:, :NUM_CLASSES]
     temperature = fit_temperature(calibration_logits, calibration_labels)
     digit_scores = non_digit_probability(calibration_logits, temperature)
     non_digit_scores = non_digit_probability(predict(network, sets.non_digits["valid"]), temperature)
     threshold = choose_threshold(digit_scores, FLAGGED_DIGIT_BUDGET)
     plot_non_digit_tradeoff(digit_scores, non_digit_scores, threshold, report_dir / "non_digit_tradeoff.png")
-    print(f"temperature {temperature:.3f}; not-a-digit threshold {threshold:.4g}")
+    unfamiliar_distance = choose_threshold(nearest(calibration_rows[:, NUM_CLASSES:]), UNFAMILIAR_DIGIT_BUDGET)
+    print(f"temperature {temperature:.3f}; not-a-digit threshold {threshold:.4g}; "
+          f"unfamiliar past distance {unfamiliar_distance:.4g}")
 
     test_logits = predict(network, sets.test_images)
     canvas_logits = calibration_logits[len(sets.valid_digits):]  # the redrawn half of the calibration set
@@ -157,7 +173,7 @@ def calibrated(network: nn.Module, sets: RunSets, report_dir: Path) -> tuple[Cal
     }
     plot_reliability(reliability, report_dir / "reliability.png")
     ece = {name: expected_calibration_error(*pair) for name, pair in reliability.items()}
-    return CalibratedDigitModel(network, temperature, threshold).eval(), ece
+    return CalibratedDigitModel(statistics, temperature, threshold, nearest, unfamiliar_distance).eval(), ece
 
 
 def report(served: CalibratedDigitModel, sets: RunSets, report_dir: Path) -> dict:
@@ -233,6 +249,10 @@ def main(argv: list[str] | None = None) -> dict:
         "temperature": float(served.temperature),
         "non_digit_threshold": float(served.non_digit_threshold),
         "flagged_digit_budget": FLAGGED_DIGIT_BUDGET,
+        "unfamiliar_distance": float(served.unfamiliar_distance),
+        "unfamiliar_digit_budget": UNFAMILIAR_DIGIT_BUDGET,
+        "bank_digits": len(served.nearest.bank),
+        "bank_neighbour": served.nearest.neighbour,
         "expected_calibration_error": ece,
         "not_a_digit": {
             "held-out non-digits caught": figures["flagged"]["held-out non-digits"],

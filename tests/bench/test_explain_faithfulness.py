@@ -33,4 +33,4 @@ def test_blanking_the_most_attributed_ink_costs_at_least_twice_a_random_blanking
 
 def test_random_weights_are_explained_differently(explained):
     model, pixels, chosen = explained
-    assert sanity_check(model.network, pixels, chosen) < 0.5
+    assert sanity_check(model.statistics.network, pixels, chosen) < 0.5

@@ -10,9 +10,13 @@ BOX = (10, 20, 110, 220)
 THRESHOLD = 0.3
 
 
-def symbol(digit_logits: list[float], not_a_digit: float) -> dict:
+def output(digit_logits: list[float], not_a_digit: float, unfamiliarity: float = 0.0) -> torch.Tensor:
     probabilities = torch.softmax(torch.tensor(digit_logits, dtype=torch.float32), dim=0)
-    return describe_symbol(torch.cat([probabilities, torch.tensor([not_a_digit])]), THRESHOLD, BOX)
+    return torch.cat([probabilities, torch.tensor([not_a_digit, unfamiliarity])])
+
+
+def symbol(digit_logits: list[float], not_a_digit: float) -> dict:
+    return describe_symbol(output(digit_logits, not_a_digit), THRESHOLD, BOX, whole=True)
 
 
 def test_a_symbol_carries_its_best_digit_probabilities_box_and_whether_it_is_a_digit():
@@ -21,6 +25,16 @@ def test_a_symbol_carries_its_best_digit_probabilities_box_and_whether_it_is_a_d
     assert len(seven["probabilities"]) == 10 and abs(sum(seven["probabilities"]) - 1) < 1e-4
     assert seven["confidence"] == max(seven["probabilities"])
     assert not symbol([0.0] * 10, not_a_digit=THRESHOLD)["is_digit"]
+
+
+def test_a_whole_drawing_unlike_every_training_digit_is_no_digit_but_a_part_cut_from_one_is_read():
+    sure_seven = [0.0] * 7 + [9.0] + [0.0] * 2
+    assert describe_symbol(output(sure_seven, 0.01, unfamiliarity=0.99), THRESHOLD, BOX, whole=True)["is_digit"]
+    assert not describe_symbol(output(sure_seven, 0.01, unfamiliarity=1.0), THRESHOLD, BOX, whole=True)["is_digit"]
+    part = describe_symbol(output(sure_seven, 0.01, unfamiliarity=3.0), THRESHOLD, BOX, whole=False)
+    assert part["is_digit"] and part["digit"] == 7
+    refused_part = describe_symbol(output(sure_seven, THRESHOLD, unfamiliarity=0.0), THRESHOLD, BOX, whole=False)
+    assert not refused_part["is_digit"]
 
 
 def test_one_digit_keeps_the_fields_answers_had_before_numbers():
@@ -61,8 +75,7 @@ def test_a_drawing_of_too_many_marks_is_no_number_whatever_its_one_symbol_reads_
 
 def test_a_decimal_point_is_listed_as_no_digit_whatever_the_model_reads_and_named_in_the_reason():
     zero_logits = [5.0] + [0.0] * 9
-    point = describe_symbol(torch.cat([torch.softmax(torch.tensor(zero_logits), 0), torch.tensor([0.0])]),
-                            THRESHOLD, BOX, mark=".")
+    point = describe_symbol(output(zero_logits, 0.0), THRESHOLD, BOX, whole=True, mark=".")
     assert point["mark"] == "." and not point["is_digit"] and point["digit"] == 0
     answer = request_answer([symbol(list(range(10)), 0.0), point, symbol(list(range(10)), 0.0)])
     assert answer["number"] == "99" and not answer["is_digit"] and len(answer["digits"]) == 3

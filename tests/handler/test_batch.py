@@ -9,13 +9,15 @@ from bench.mnist_samples import mnist_test_set, one_of_each_digit
 from bench.number_benchmark import read_answers
 from handler import mnist_batch, mnist_segment
 from handler.mnist_batch import batch_answers, prepare_batch, read_batch
+from handler.mnist_contract import NUM_OUTPUTS, UNFAMILIARITY
 from handler.mnist_device import choose_device, int8_file, model_file
 from serving.settings import INT8_MODEL, SERIALIZED_MODEL
 
 
-def outputs_for(*digits: int | None) -> torch.Tensor:
+def outputs_for(*digits: int | None, unfamiliarity: float = 0.0) -> torch.Tensor:
     """Model outputs, one row per symbol: certain of ``digit``, or certain it is no digit (None)."""
-    rows = torch.zeros(len(digits), 11)
+    rows = torch.zeros(len(digits), NUM_OUTPUTS)
+    rows[:, UNFAMILIARITY] = unfamiliarity
     for row, digit in enumerate(digits):
         rows[row, 10 if digit is None else digit] = 1.0
         if digit is None:
@@ -68,6 +70,25 @@ def test_a_group_the_model_is_not_sure_of_gets_a_second_pass_of_cut_candidates_f
     assert len(outputs) == len(batch.pixels) == sum(passes)
     assert batch.requests[0].first_row == 0 and batch.requests[1].first_row == 2  # the closer look was not taken
     assert batch_answers(batch, outputs, non_digit_threshold=0.5)[0]["number"] == "7"
+
+
+def test_unfamiliarity_refuses_a_group_read_whole_and_never_the_parts_cut_from_one():
+    """The shipped model made to find every row unfamiliar: a digit drawn alone is refused, while a
+    touching pair is still read from the parts cut from it (parts are unlike any whole digit)."""
+    digits = dict(one_of_each_digit())
+    model = torch.jit.load(str(INT8_MODEL)).eval()
+
+    def unfamiliar(pixels):
+        outputs = model(pixels).clone()
+        outputs[:, UNFAMILIARITY] = 2.0
+        return outputs
+
+    touching = ink_png(number_canvas([digits[6], digits[4]], height=150, gap=-10))
+    batch = prepare_batch([{"body": canvas_png(digits[7])}, {"body": touching}])
+    with torch.inference_mode():
+        seven, pair = batch_answers(batch, read_batch(batch, unfamiliar), float(model.non_digit_threshold))
+    assert seven["is_digit"] is False and seven["number"] == "" and seven["digits"][0]["digit"] == 7
+    assert pair["number"] == "64" and pair["is_digit"], pair
 
 
 def test_the_closer_look_is_taken_only_when_it_reads_every_symbol_surely_as_a_digit():

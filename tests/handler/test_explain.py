@@ -33,7 +33,7 @@ def network():
     model = torch.jit.load(str(SERIALIZED_MODEL)).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    return model.network
+    return model.statistics.network
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,13 @@ from handler.mnist_reading import best_reading, candidate_scores
 
 
 def output(digit: int | None, confidence: float) -> list[float]:
-    """One (11,) row: ``confidence`` on ``digit`` (the rest spread), or on "not a digit" if None."""
+    """One row: ``confidence`` on ``digit`` (the rest spread), or on "not a digit" if None; every row
+    unfamiliar, which the reading must not read (it says what whole drawings are, not cut parts)."""
     if digit is None:
-        return [0.1] * 10 + [confidence]
+        return [0.1] * 10 + [confidence, 5.0]
     row = [(1 - confidence) / 9] * 10
     row[digit] = confidence
-    return row + [0.001]
+    return row + [0.001, 5.0]
 
 
 def test_a_digit_read_whole_is_not_cut_into_two_halves_that_read_as_digits_less_surely():
@@ -57,5 +58,5 @@ def test_a_cut_part_is_only_read_as_a_digit_the_model_is_sure_of():
 
 
 def test_a_zero_probability_does_not_make_a_score_infinite():
-    scores = candidate_scores(torch.tensor([[0.0] * 11]))
+    scores = candidate_scores(torch.tensor([[0.0] * 12]))
     assert torch.isfinite(scores).all()
