@@ -97,11 +97,13 @@ def test_the_shipped_model_reaches_the_model_card_figures_on_the_whole_test_set(
 
 
 def test_the_int8_file_reads_the_test_set_as_the_float_one_does(test_set):
-    """Quantization changed at most a handful of the 10,000 answers (issue 12: within 0.02 points)."""
+    """Quantization changed at most a handful of the 10,000 answers (issue 12: within 0.02 points),
+    and the unfamiliarity little (its layer statistics are measured on int8 maps: at most 0.024
+    apart on 2,000 of these digits, 2026-12-04; int8 means and spreads would be far coarser)."""
     pixels, _ = test_set
-    float_digits = outputs_on(SERIALIZED_MODEL, pixels)[:, :10].argmax(1)
-    int8_digits = outputs_on(INT8_MODEL, pixels)[:, :10].argmax(1)
-    assert int((float_digits != int8_digits).sum()) <= 10
+    float_outputs, int8_outputs = outputs_on(SERIALIZED_MODEL, pixels), outputs_on(INT8_MODEL, pixels)
+    assert int((float_outputs[:, :10].argmax(1) != int8_outputs[:, :10].argmax(1)).sum()) <= 10
+    assert float((float_outputs[:, UNFAMILIARITY] - int8_outputs[:, UNFAMILIARITY]).abs().max()) < 0.1
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from handler.mnist_contract import NUM_CLASSES
-from training.familiarity import LayerStatistics, NearestDigits, pooled_features, statistic_widths
+from training.familiarity import LayerStatistics, NearestDigits, mean_and_spread, pooled_features, statistic_widths
 from training.model import DigitResNet
 
 
@@ -56,3 +56,11 @@ def test_both_pieces_script_to_torchscript_unchanged():
         assert torch.allclose(torch.jit.script(statistics)(pixels), rows, atol=1e-5)
         assert torch.allclose(torch.jit.script(nearest)(rows[:, NUM_CLASSES:]), distances, atol=1e-5)
     assert distances[3:].min() > 0  # the other three drawings are none of the kept ones
+
+
+def test_mean_and_spread_are_those_torch_std_mean_gives_whatever_the_memory_layout():
+    maps = torch.rand(3, 5, 7, 7, generator=torch.Generator().manual_seed(0)) * 4
+    spread, mean = torch.std_mean(maps, dim=(2, 3))
+    for layout in (maps, maps.contiguous(memory_format=torch.channels_last)):
+        ours = mean_and_spread(layout)
+        assert torch.allclose(ours[0], mean, atol=1e-6) and torch.allclose(ours[1], spread, atol=1e-5)
