@@ -4,8 +4,8 @@
 
 Weights per output channel and activations per tensor become int8; the observers see validation
 images only (scans, their canvas redrawing and non-digits), so the test set still chooses nothing.
-On this 2-core CPU the forward pass is 5-6x faster than the float one at batch 1 and 8
-(docs/BENCHMARKS.md). The float file stays for GPUs, which have no int8 kernels for these ops.
+On this 2-core CPU the whole module's forward pass (whose comparison with the kept training digits
+stays float) is 2.4-2.8x faster than the float one at batch 1 and 8 (docs/BENCHMARKS.md). The float file stays for GPUs, which have no int8 kernels for these ops.
 The temperature, "not a digit" threshold and the familiarity's bank and distance are the float
 model's, wrapped around the int8 network's statistics; the figures written here show they still
 hold for it.
