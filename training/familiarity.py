@@ -88,7 +88,7 @@ class NearestDigits(nn.Module):
         return torch.cat(blocks, dim=1) / len(blocks) ** 0.5
 
     def forward(self, statistics: torch.Tensor) -> torch.Tensor:
-        """One distance per row; rows are compared to the whole bank at once (call it in chunks of a
-        few thousand rows: a traced copy must not depend on the batch size)."""
+        """One distance per row, every row against the whole bank at once: no loop that a traced copy
+        would fix to one batch size (callers with tens of thousands of rows pass them in chunks)."""
         similarity = torch.topk(self.unit(statistics) @ self.bank.T, self.neighbour, dim=1).values[:, -1]
         return (2 - 2 * similarity).clamp(min=0).sqrt()

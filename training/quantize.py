@@ -5,7 +5,8 @@
 Weights per output channel and activations per tensor become int8; the observers see validation
 images only (scans, their canvas redrawing and non-digits), so the test set still chooses nothing.
 On this 2-core CPU the whole module's forward pass (whose comparison with the kept training digits
-stays float) is 2.4-2.8x faster than the float one at batch 1 and 8 (docs/BENCHMARKS.md). The float file stays for GPUs, which have no int8 kernels for these ops.
+stays float) is 2.4-2.8x faster than the float one at batch 1 and 8 (docs/BENCHMARKS.md). The
+float file stays for GPUs, which have no int8 kernels for these ops.
 The temperature, "not a digit" threshold and the familiarity's bank and distance are the float
 model's, wrapped around the int8 network's statistics; the figures written here show they still
 hold for it.
@@ -36,18 +37,19 @@ BACKEND = "x86"
 OBSERVER_STRIDE = 5
 
 
-def quantize_int8(network: nn.Module, observed_pixels: torch.Tensor) -> nn.Module:
-    """``network`` (a LayerStatistics) with int8 weights and activations, its ranges observed on
+def quantize_int8(statistics: nn.Module, observed_pixels: torch.Tensor) -> nn.Module:
+    """``statistics`` (a LayerStatistics) with int8 weights and activations, its ranges observed on
     ``observed_pixels`` ((N, 1, 28, 28) in [0, 1]); an FX GraphModule, which TorchScript can trace
-    but not script. Its statistics come out float: int8 ``torch.cat`` would put the logits and every
-    layer's means and spreads on one scale, and std_mean has no int8 kernel."""
+    but not script. Its rows come out float: an int8 ``torch.cat`` would put the logits and every
+    layer's means and spreads on one scale (the means and spreads are float already:
+    familiarity.mean_and_spread)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's notice that it moves to torchao
         from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
         torch.backends.quantized.engine = BACKEND
         mapping = get_default_qconfig_mapping(BACKEND).set_object_type(torch.cat, None)
-        prepared = prepare_fx(copy.deepcopy(network).cpu().eval(), mapping, (observed_pixels[:1],))
+        prepared = prepare_fx(copy.deepcopy(statistics).cpu().eval(), mapping, (observed_pixels[:1],))
         with torch.inference_mode():
             for chunk in observed_pixels.split(500):
                 prepared(chunk)
