@@ -21,7 +21,7 @@ def describe_symbol(output: torch.Tensor, non_digit_threshold: float, box: tuple
     """One written symbol: its most likely digit (the best guess even when it is no digit), and whether
     it is one; a ``mark`` (a decimal point, a minus sign: its shape and place say so) is none. A
     ``whole`` group of ink is no digit when it looks unlike every training digit too; a part cut from
-    one or pieces joined only by their eleventh class."""
+    one, or pieces joined, only by the eleventh class (parts look unlike every whole digit)."""
     probabilities = output[:NUM_DIGITS]
     confidence, digit = probabilities.max(dim=0)
     no_digit = flagged(output, non_digit_threshold) if whole else output[NOT_A_DIGIT] >= non_digit_threshold

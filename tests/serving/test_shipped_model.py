@@ -45,6 +45,12 @@ def outputs_on(path, pixels: torch.Tensor) -> torch.Tensor:
         return torch.cat([model(chunk) for chunk in pixels.split(1000)])
 
 
+@pytest.fixture(scope="module")
+def test_outputs(test_set):
+    """Each shipped file's outputs on the whole test set, read once for every test below."""
+    return {name: outputs_on(path, test_set[0]) for name, (path, _) in SHIPPED.items()}
+
+
 @pytest.mark.parametrize("name", SHIPPED)
 def test_outputs_match_those_recorded_by_the_training_environment(name):
     path, _ = SHIPPED[name]
@@ -80,13 +86,13 @@ def test_the_shipped_file_is_the_one_the_model_card_describes(name):
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_the_shipped_model_reaches_the_model_card_figures_on_the_whole_test_set(name, test_set):
+def test_the_shipped_model_reaches_the_model_card_figures_on_the_whole_test_set(name, test_set, test_outputs):
     """On the MNIST test set (which chose nothing): the card's accuracy (another torch version may
     tip a digit that sits on a decision boundary, no more), calibration error within half a point
     of the card's and under the 1.5% target, no more real digits flagged as "not a digit" than 0.5%."""
     path, _ = SHIPPED[name]
-    pixels, labels = test_set
-    outputs = outputs_on(path, pixels)
+    _, labels = test_set
+    outputs = test_outputs[name]
     card = METRICS["served"][name]
     errors = int((outputs[:, :10].argmax(1) != labels).sum())
     assert abs(errors - round(len(labels) * (1 - card["accuracy"]["MNIST test"]))) <= 1, errors
@@ -96,27 +102,25 @@ def test_the_shipped_model_reaches_the_model_card_figures_on_the_whole_test_set(
     assert share <= 0.005 and abs(share - card["flagged"]["MNIST test"]) < 0.001, share
 
 
-def test_the_int8_file_reads_the_test_set_as_the_float_one_does(test_set):
+def test_the_int8_file_reads_the_test_set_as_the_float_one_does(test_outputs):
     """Quantization changed at most a handful of the 10,000 answers (issue 12: within 0.02 points),
     and the unfamiliarity little (its layer statistics are measured on int8 maps: at most 0.024
     apart on 2,000 of these digits, 2026-12-04; int8 means and spreads would be far coarser)."""
-    pixels, _ = test_set
-    float_outputs, int8_outputs = outputs_on(SERIALIZED_MODEL, pixels), outputs_on(INT8_MODEL, pixels)
+    float_outputs, int8_outputs = test_outputs["float"], test_outputs["int8"]
     assert int((float_outputs[:, :10].argmax(1) != int8_outputs[:, :10].argmax(1)).sum()) <= 10
     assert float((float_outputs[:, UNFAMILIARITY] - int8_outputs[:, UNFAMILIARITY]).abs().max()) < 0.1
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_unfamiliarity_catches_drawings_the_eleventh_class_lets_through_and_few_test_digits(name, test_set):
+def test_unfamiliarity_catches_drawings_the_eleventh_class_lets_through_and_few_test_digits(name, test_outputs):
     """New random strokes (a seed no training set uses): the distance to training digits catches
     some that the eleventh class reads as digits; on the MNIST test digits it flags at most the
     share it was chosen to flag on validation, with a margin (0.05% chosen, 0.2% allowed)."""
-    model = torch.jit.load(str(SHIPPED[name][0])).eval()
-    threshold = float(model.non_digit_threshold)
+    path, _ = SHIPPED[name]
+    threshold = float(torch.jit.load(str(path)).non_digit_threshold)
     strokes = torch.from_numpy(non_digits(500, seed=97, families=("random strokes",))).unsqueeze(1).float() / 255
-    with torch.inference_mode():
-        outputs = model(strokes)
+    outputs = outputs_on(path, strokes)
     by_eleventh_class = outputs[:, NOT_A_DIGIT] >= threshold
     assert int((flagged(outputs, threshold) & ~by_eleventh_class).sum()) >= 5
-    unfamiliar_digits = outputs_on(SHIPPED[name][0], test_set[0])[:, UNFAMILIARITY] >= 1
+    unfamiliar_digits = test_outputs[name][:, UNFAMILIARITY] >= 1
     assert float(unfamiliar_digits.float().mean()) <= 0.002
