@@ -21,7 +21,6 @@ float outputs differ by more than ``FLOAT_TOLERANCE``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys
@@ -41,7 +40,7 @@ from bench.mnist_samples import mnist_test_set
 from bench.number_cases import number_cases, single_digit_canvas, written
 from handler.mnist_contract import UNFAMILIARITY
 from serving.archive import build_archive
-from serving.settings import MODEL_NAME, SERIALIZED_MODEL
+from serving.settings import MODEL_NAME
 
 BATCH = 8
 HANDLER_MODULE = "handler.mnist_handler"
@@ -75,6 +74,11 @@ def load_worker(model_dir: Path, gpu_id: int | None) -> Service:
                                                       metrics_cache=metrics)
 
 
+def handler_of(worker: Service):
+    """The handler instance whose hooks the worker calls."""
+    return worker._entry_point.__self__
+
+
 def handle(worker: Service, bodies: list[bytes], explain: bool = False) -> list[tuple[int, dict]]:
     """Status and JSON answer of each body, sent as one TorchServe batch."""
     batch = [{"requestId": f"r{index}".encode(), "parameters": [{"name": "body", "value": body,
@@ -85,9 +89,8 @@ def handle(worker: Service, bodies: list[bytes], explain: bool = False) -> list[
     context = worker.context
     context.request_ids, context.request_processor = request_ids, headers
     context.metrics.request_ids = request_ids
-    answers = worker._entry_point(inputs, context)
-    return [(processor.get_response_status_code(), json.loads(answer) if isinstance(answer, (str, bytes)) else answer)
-            for processor, answer in zip(context.request_processor, answers)]
+    answers = worker._entry_point(inputs, context)  # dicts: TorchServe's worker writes them as JSON
+    return [(processor.get_response_status_code(), answer) for processor, answer in zip(headers, answers)]
 
 
 def handle_all(worker: Service, bodies: list[bytes]) -> list[tuple[int, dict]]:
@@ -104,21 +107,21 @@ def requests(digits: int, numbers: int) -> tuple[list[bytes], list[str]]:
     return bodies + [case.png for case in cases], truths + [case.written for case in cases]
 
 
-def float_differences(gpu: Service, pixels: torch.Tensor) -> dict[str, float]:
-    """The float file on cuda:0 against the same file on the CPU, the same pixels: the largest
-    difference of the probabilities (eleven columns) and of the unfamiliarity, with cuDNN's default
-    TF32 convolutions (a 10-bit mantissa) and in full float32."""
-    on_gpu = gpu._entry_point.__self__.model
-    on_cpu = torch.jit.load(str(SERIALIZED_MODEL), map_location="cpu").eval()
+def float_differences(gpu: Service, cpu: Service, pixels: torch.Tensor) -> dict[str, float]:
+    """The float file on cuda:0 (the GPU worker's model) against the same file on the CPU (the CPU
+    worker's explainer), the same pixels: the largest difference of the probabilities (eleven
+    columns) and of the unfamiliarity, with cuDNN's default TF32 convolutions (a 10-bit mantissa)
+    and in full float32."""
     differences = {}
+    default_tf32 = torch.backends.cudnn.allow_tf32
     with torch.inference_mode():
-        expected = on_cpu(pixels)
+        expected = handler_of(cpu).explainer(pixels)
         for precision, tf32 in (("TF32", True), ("float32", False)):
             torch.backends.cudnn.allow_tf32 = tf32
-            difference = (on_gpu(pixels.cuda()).cpu() - expected).abs()
+            difference = (handler_of(gpu).model(pixels.cuda()).cpu() - expected).abs()
             differences[f"probabilities, {precision}"] = float(difference[:, :UNFAMILIARITY].max())
             differences[f"unfamiliarity, {precision}"] = float(difference[:, UNFAMILIARITY].max())
-    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = default_tf32
     return differences
 
 
@@ -187,7 +190,7 @@ def main() -> int:
 
         images, _ = mnist_test_set()
         pixels = torch.from_numpy(images[:512]).float().div(255).unsqueeze(1)
-        for name, difference in float_differences(gpu, pixels).items():
+        for name, difference in float_differences(gpu, cpu, pixels).items():
             print(f"float file, cuda:0 against the CPU, 512 test digits: {name}, largest difference {difference:.2e}")
             if difference > FLOAT_TOLERANCE[name.split(",")[0]]:
                 failures.append(f"{name}: outputs differ by {difference:.2e}")

@@ -7,14 +7,14 @@ import numpy as np
 import torch
 
 from bench.canvas_png import ink_png
-from bench.cuda_check import handle, load_worker, unpacked_archive
+from bench.cuda_check import handle, handler_of, load_worker, unpacked_archive
 from bench.mnist_samples import one_of_each_digit
 from bench.number_cases import single_digit_canvas
 
 
 def test_a_worker_loaded_by_torchserve_answers_each_request_of_a_batch_by_itself(tmp_path):
     worker = load_worker(unpacked_archive(tmp_path), gpu_id=None)
-    assert worker._entry_point.__self__.device == torch.device("cpu")
+    assert handler_of(worker).device == torch.device("cpu")
 
     digit, image = one_of_each_digit()[7]
     canvas = single_digit_canvas(image, np.random.default_rng(0))
